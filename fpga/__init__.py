@@ -1,0 +1,1 @@
+"""tsc-snn fpga (see README)."""

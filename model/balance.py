@@ -1,0 +1,86 @@
+"""Threshold balancing (paper section 4.1), layer by layer.
+
+For each hidden layer in order, with the earlier layers' thresholds frozen, the calibration
+set is run up to that layer and its threshold is set to ``alpha`` times a statistic of the
+weighted input sum over neurons, time steps and images: the maximum (the paper) or the
+99.9th percentile of the positive values (the variant of conversion toolkits). Integer
+networks get integer thresholds, ``max(1, round_half_up(alpha * statistic))``.
+"""
+
+import math
+import sys
+
+import numpy as np
+import torch
+
+from .simulate import check_method, encode_input, input_currents, run_layer
+
+__all__ = ["STATISTICS", "balance"]
+
+STATISTICS = ("max", "percentile")
+# At most this many positive currents are kept per batch for the percentile statistic.
+_SAMPLE = 1 << 20
+
+
+def _statistic(chunks, statistic, percentile):
+    if statistic == "max":
+        return max((float(c.max()) for c in chunks if c.numel()), default=0.0)
+    values = np.concatenate([c.numpy() for c in chunks]) if chunks else np.zeros(0)
+    return float(np.percentile(values, percentile)) if values.size else 0.0
+
+
+def balance(network, x, method, steps, *, alpha=0.8, statistic="max", percentile=99.9,
+            input_coding=None, fmt=None, rounding="nearest", generator=None, batch_size=512,
+            progress=False):
+    """Return ``network`` with balanced thresholds for ``method`` at ``steps``.
+
+    Parameters
+    ----------
+    network : model.network.Network
+    x : torch.Tensor
+        Calibration inputs ``[n, *input_shape]`` in [-1, 1].
+    alpha : float
+        Scale of the statistic, in (0, 1] in the paper (0.8 recommended).
+    statistic : {"max", "percentile"}
+    fmt : model.fixedpoint.FixedPointFormat or None
+        Integer network: integer thresholds that must fit ``fmt.v_bits``.
+    rounding : {"floor", "nearest"}
+        The TSC block rounding the network will run with.
+    progress : bool
+        Print one line per layer to stderr.
+    """
+    check_method(method, input_coding, rounding)
+    if statistic not in STATISTICS:
+        raise ValueError(f"statistic must be one of {STATISTICS}, not {statistic!r}")
+    if not (isinstance(alpha, (int, float)) and alpha > 0):
+        raise ValueError(f"alpha must be a positive number, not {alpha!r}")
+    trains = [encode_input(x[i:i + batch_size], method, steps, input_coding=input_coding,
+                           generator=generator) for i in range(0, len(x), batch_size)]
+    thresholds = []
+    for index, layer in enumerate(network.hidden):
+        chunks = []
+        for train in trains:
+            current = input_currents(method, layer, train, fmt).flatten()
+            if statistic == "max":
+                chunks.append(current.max().reshape(1).double() if current.numel() else current)
+            else:
+                positive = current[current > 0].double()
+                if positive.numel() > _SAMPLE:
+                    positive = positive[torch.randperm(positive.numel(),
+                                                       generator=generator)[:_SAMPLE]]
+                chunks.append(positive)
+        value = alpha * _statistic(chunks, statistic, percentile)
+        if fmt is None:
+            threshold = value if value > 0 else 1.0
+        else:
+            threshold = max(1, math.floor(value + 0.5))
+            fmt.check_threshold(threshold, f"layer {index} ({layer.name})")
+        thresholds.append(threshold)
+        if progress:
+            print(f"  balance {method} N={steps} alpha={alpha}: layer {index + 1}/"
+                  f"{len(network.hidden)} ({layer.name}) threshold {threshold:.6g}",
+                  file=sys.stderr, flush=True)
+        trains = [run_layer(method, layer, train, threshold, fmt=fmt,
+                                     rounding=rounding)[0].reshape(
+            train.shape[0], *layer.out_shape, steps) for train in trains]
+    return network.with_thresholds(thresholds)

@@ -1,0 +1,85 @@
+"""Input encodings: TSC (Eq. 1-2), TTFS, Poisson rate and constant (analog) input.
+
+Time steps are numbered from 0 in code; the paper's step ``t`` is index ``t - 1``. A spike
+train is an int8 tensor ``[batch, *shape, steps]`` with values in {-1, 0, +1}.
+
+The integer input code of a value ``p`` is ``c = sgn(p) * floor(|p| (N - 1))``, which is
+``sgn(p) * (p* - 1)`` with the paper's ``p* = floor(|p| (N - 1)) + 1``. Its magnitude is the
+length of the TSC block: the paper's spikes at ``t = 1`` and ``t = p*`` are indices ``0`` and
+``|c|``. A code of zero (``p* = 1``) sends no spike.
+"""
+
+import torch
+
+__all__ = [
+    "input_codes",
+    "tsc_spikes",
+    "ttfs_spikes",
+    "poisson_spikes",
+    "constant_input",
+    "block_from_spikes",
+]
+
+
+def _check_steps(steps):
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 2:
+        raise ValueError(f"steps must be an integer of at least 2, not {steps!r}")
+
+
+def input_codes(x, steps):
+    """Quantize ``x`` (values in [-1, 1]) to signed TSC codes in ``[-(steps-1), steps-1]``.
+
+    Values outside [-1, 1] are clipped first. Returns an int64 tensor of ``x``'s shape.
+    """
+    _check_steps(steps)
+    x = torch.as_tensor(x, dtype=torch.float64).clamp(-1.0, 1.0)
+    return (torch.sign(x) * torch.floor(x.abs() * (steps - 1))).to(torch.int64)
+
+
+def tsc_spikes(codes, steps):
+    """TSC spike train (Eq. 2) of integer ``codes``: ``sgn(c)`` at 0 and ``-sgn(c)`` at ``|c|``."""
+    _check_steps(steps)
+    codes = torch.as_tensor(codes, dtype=torch.int64)
+    if codes.numel() and int(codes.abs().max()) > steps - 1:
+        raise ValueError(f"input codes must lie in [-{steps - 1}, {steps - 1}] for {steps} steps")
+    sign = torch.sign(codes).to(torch.int8)
+    spikes = torch.zeros(*codes.shape, steps, dtype=torch.int8)
+    active = codes != 0
+    spikes[..., 0] = sign
+    end = codes.abs().clamp(max=steps - 1).unsqueeze(-1)
+    spikes.scatter_add_(-1, end, torch.where(active, -sign, 0).to(torch.int8).unsqueeze(-1))
+    return spikes
+
+
+def ttfs_spikes(codes, steps):
+    """TTFS spike train of ``codes``: one spike ``sgn(c)`` at ``steps - 1 - |c|`` (paper:
+    ``t_s = N + 1 - p*``); a synapse counts from the step after its spike to the window's end,
+    so a TTFS input contributes ``|c|`` steps, exactly as a TSC block does."""
+    _check_steps(steps)
+    codes = torch.as_tensor(codes, dtype=torch.int64)
+    spikes = torch.zeros(*codes.shape, steps, dtype=torch.int8)
+    time = (steps - 1 - codes.abs()).clamp(min=0).unsqueeze(-1)
+    spikes.scatter_(-1, time, torch.sign(codes).to(torch.int8).unsqueeze(-1))
+    return spikes
+
+
+def poisson_spikes(x, steps, generator):
+    """Poisson rate code: at every step a spike ``sgn(x)`` with probability ``|x|``."""
+    _check_steps(steps)
+    x = torch.as_tensor(x, dtype=torch.float32).clamp(-1.0, 1.0)
+    draws = torch.rand(*x.shape, steps, generator=generator)
+    return torch.where(draws < x.abs().unsqueeze(-1), torch.sign(x).unsqueeze(-1), 0.0).to(
+        torch.int8
+    )
+
+
+def constant_input(x, steps):
+    """Analog input: the value ``x`` itself at every step (float32)."""
+    _check_steps(steps)
+    x = torch.as_tensor(x, dtype=torch.float32).clamp(-1.0, 1.0)
+    return x.unsqueeze(-1).expand(*x.shape, steps)
+
+
+def block_from_spikes(spikes):
+    """The on/off block ``X''(t)`` that a TSC spike train switches: the running sum over time."""
+    return torch.cumsum(spikes.to(torch.int8), dim=-1, dtype=torch.int8)

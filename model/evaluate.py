@@ -1,0 +1,282 @@
+"""Evaluate a converted network: accuracy, fidelity and costs of TSC and the baselines.
+
+``python -m model.evaluate`` trains the default 64-128-10 MLP on digits (or loads
+``--checkpoint``), converts it, and for every method, alpha and number of steps N reports
+accuracy, agreement with the ANN's predictions, spike rate R (Eq. 8), spikes per neuron,
+synaptic and membrane additions, memory reads and latency. It then compares TSC's costs with
+each rate baseline at equal fidelity (the smallest N reaching the target agreement).
+"""
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .balance import balance
+from .convert import ann_forward, convert
+from .data import SEED, load_digits
+from .networks import ARCHITECTURES, build
+from .quantize import quantize
+from .simulate import simulate
+from .train import load_checkpoint, train
+
+__all__ = ["ROWS", "Row", "evaluate", "efficiency", "main"]
+
+# row name -> (simulated method, rate input coding)
+ROWS = {
+    "tsc": ("tsc", None),
+    "tsc-int8": ("tsc", None),
+    "tsc-shared": ("tsc-shared", None),
+    "ttfs": ("ttfs", None),
+    "if-poisson": ("if", "poisson"),
+    "if-constant": ("if", "constant"),
+    "rmp-poisson": ("rmp", "poisson"),
+    "rmp-constant": ("rmp", "constant"),
+}
+RATE_ROWS = ("if-poisson", "if-constant", "rmp-poisson", "rmp-constant")
+DEFAULT_STEPS = (4, 8, 16, 32, 64, 128, 256)
+DEFAULT_RATE_STEPS = DEFAULT_STEPS + (512, 1024)
+DEFAULT_ALPHAS = (1.0, 0.8, 0.6)
+
+
+@dataclass
+class Row:
+    method: str
+    alpha: float
+    steps: int
+    latency: int
+    accuracy: float
+    agreement: float
+    spike_rate: float  # Eq. 8, percent
+    spikes_per_neuron: float
+    synaptic_additions: float  # per image
+    membrane_additions: float
+    memory_reads: float
+    saturations: float
+
+    @property
+    def additions(self):
+        return self.synaptic_additions + self.membrane_additions
+
+
+def _row(name, alpha, steps, result, labels, ann_prediction):
+    c = result.counts
+    mean = lambda t: float(t.double().mean())  # noqa: E731
+    return Row(name, alpha, steps, c.latency,
+               mean(result.prediction == labels), mean(result.prediction == ann_prediction),
+               100 * mean(c.spike_rate()), mean(c.spikes) / max(c.spiking_neurons, 1),
+               mean(c.synaptic), mean(c.membrane), mean(c.memory_reads), mean(c.saturations))
+
+
+def evaluate(network, calibration, x, labels, ann_prediction, *, rows=tuple(ROWS),
+             steps=DEFAULT_STEPS, rate_steps=DEFAULT_RATE_STEPS, alphas=DEFAULT_ALPHAS,
+             statistic="max", seed=SEED, progress=True):
+    """Run every (row, alpha, N) and return a list of :class:`Row`."""
+    results, started = [], time.monotonic()
+    plan = [(name, alpha, n) for name in rows for alpha in alphas
+            for n in (rate_steps if name in RATE_ROWS else steps)]
+    for done, (name, alpha, n) in enumerate(plan, 1):
+        method, coding = ROWS[name]
+        generator = torch.Generator().manual_seed(seed)
+        if name == "tsc-int8":
+            qnet = quantize(network, calibration, n, alpha=alpha, statistic=statistic)
+            result = qnet.run(x)
+        else:
+            balanced = balance(network, calibration, method, n, alpha=alpha, statistic=statistic,
+                               input_coding=coding, generator=generator)
+            result = simulate(balanced, x, method, n, input_coding=coding, generator=generator)
+        results.append(_row(name, alpha, n, result, labels, ann_prediction))
+        if progress:
+            r = results[-1]
+            print(f"[{done}/{len(plan)} {time.monotonic() - started:6.1f}s] {name:13s} "
+                  f"alpha={alpha:.1f} N={n:5d}: accuracy {r.accuracy:.4f} agreement "
+                  f"{r.agreement:.4f}", file=sys.stderr, flush=True)
+    return results
+
+
+def efficiency(results, target=0.995, alpha=0.8):
+    """TSC's costs against each rate baseline at equal fidelity.
+
+    For every row, the smallest N from which the agreement stays at or above ``target`` for
+    every larger N measured (a single lucky N does not count); then the ratios baseline / TSC
+    of additions and memory reads there. A row that never settles above the target is
+    reported with its best agreement and no ratio.
+    """
+    first = {}
+    for name in {r.method for r in results}:
+        rows = sorted((r for r in results if r.method == name and r.alpha == alpha),
+                      key=lambda r: r.steps)
+        settled = None
+        for r in reversed(rows):
+            if r.agreement < target:
+                break
+            settled = r
+        if settled is not None:
+            first[name] = settled
+    out = {"target_agreement": target, "alpha": alpha, "first_reaching": {}, "ratios": {}}
+    for name in {r.method for r in results}:
+        if name in first:
+            out["first_reaching"][name] = asdict(first[name])
+        else:
+            best = max((r for r in results if r.method == name and r.alpha == alpha),
+                       key=lambda r: r.agreement, default=None)
+            out["first_reaching"][name] = None if best is None else {
+                "not_reached": True, "best_agreement": best.agreement, "at_steps": best.steps}
+    tsc = first.get("tsc-int8") or first.get("tsc")
+    if tsc is not None:
+        for name in RATE_ROWS + ("ttfs",):
+            if name in first:
+                other = first[name]
+                out["ratios"][name] = {
+                    "additions": other.additions / tsc.additions,
+                    "memory_reads": other.memory_reads / tsc.memory_reads,
+                    "latency": other.latency / tsc.latency,
+                    "tsc": tsc.method, "tsc_steps": tsc.steps, "baseline_steps": other.steps}
+    return out
+
+
+def plot(results, path, alpha=0.8, ann_accuracy=None):
+    """Accuracy and additions against latency, like the paper's Fig. 8."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (acc_ax, add_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name in ROWS:
+        rows = sorted((r for r in results if r.method == name and r.alpha == alpha),
+                      key=lambda r: r.latency)
+        if not rows:
+            continue
+        lat = [r.latency for r in rows]
+        acc_ax.plot(lat, [100 * r.accuracy for r in rows], marker="o", ms=3, label=name)
+        add_ax.plot(lat, [r.additions for r in rows], marker="o", ms=3, label=name)
+    if ann_accuracy is not None:
+        acc_ax.axhline(100 * ann_accuracy, color="k", ls="--", lw=1, label="ANN")
+    for ax in (acc_ax, add_ax):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("latency (time steps)")
+        ax.grid(alpha=0.3)
+    acc_ax.set_ylabel("top-1 accuracy (%)")
+    acc_ax.set_ylim(bottom=max(0, acc_ax.get_ylim()[0]))
+    add_ax.set_yscale("log")
+    add_ax.set_ylabel("additions per image (synaptic + membrane)")
+    acc_ax.legend(fontsize=8)
+    fig.suptitle(f"TSC-SNN vs baselines, alpha = {alpha}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def format_table(results):
+    head = (f"{'method':13s} {'alpha':>5s} {'N':>5s} {'latency':>7s} {'acc':>7s} {'agree':>7s} "
+            f"{'R %':>7s} {'sp/neu':>6s} {'syn add':>10s} {'mem add':>10s} {'mem reads':>10s}")
+    lines = [head, "-" * len(head)]
+    for r in results:
+        lines.append(f"{r.method:13s} {r.alpha:5.1f} {r.steps:5d} {r.latency:7d} "
+                     f"{100 * r.accuracy:6.2f}% {100 * r.agreement:6.2f}% {r.spike_rate:7.3f} "
+                     f"{r.spikes_per_neuron:6.2f} {r.synaptic_additions:10.0f} "
+                     f"{r.membrane_additions:10.0f} {r.memory_reads:10.0f}")
+    return "\n".join(lines)
+
+
+def format_efficiency(eff):
+    lines = [f"Equal fidelity: smallest N from which every larger N keeps {100 * eff['target_agreement']:.1f}% agreement "
+             f"with the ANN (alpha {eff['alpha']})"]
+    for name in ROWS:
+        entry = eff["first_reaching"].get(name)
+        if entry is None:
+            continue
+        if entry.get("not_reached"):
+            lines.append(f"  {name:13s} not reached (best {100 * entry['best_agreement']:.2f}% "
+                         f"at N={entry['at_steps']})")
+        else:
+            lines.append(f"  {name:13s} N={entry['steps']:5d} latency {entry['latency']:5d} "
+                         f"additions {entry['synaptic_additions'] + entry['membrane_additions']:.0f}"
+                         f" memory reads {entry['memory_reads']:.0f}")
+    for name, ratio in eff["ratios"].items():
+        lines.append(f"  {name} / {ratio['tsc']}: additions x{ratio['additions']:.2f}, memory "
+                     f"reads x{ratio['memory_reads']:.2f}, latency x{ratio['latency']:.2f}")
+    return "\n".join(lines)
+
+
+def _ints(text):
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, not {text!r}")
+    if any(v < 2 for v in values):
+        raise argparse.ArgumentTypeError("every number of steps must be at least 2")
+    return values
+
+
+def _floats(text):
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, not {text!r}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", help="a checkpoint from python -m model.train "
+                        "(default: train --arch now)")
+    parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="mlp")
+    parser.add_argument("--methods", default=",".join(ROWS),
+                        help=f"comma-separated rows (default: all of {', '.join(ROWS)})")
+    parser.add_argument("--steps", type=_ints, default=DEFAULT_STEPS,
+                        help="N for the temporal methods (default 4..256)")
+    parser.add_argument("--rate-steps", type=_ints, default=DEFAULT_RATE_STEPS,
+                        help="N for the rate baselines (default 4..1024)")
+    parser.add_argument("--alphas", type=_floats, default=DEFAULT_ALPHAS)
+    parser.add_argument("--statistic", choices=("max", "percentile"), default="max")
+    parser.add_argument("--target", type=float, default=0.995,
+                        help="agreement that defines equal fidelity (default 0.995)")
+    parser.add_argument("--test-limit", type=int, default=None,
+                        help="use only the first N test images")
+    parser.add_argument("--plot", help="write accuracy/additions vs latency to this PNG")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    args = parser.parse_args(argv)
+    rows = tuple(args.methods.split(","))
+    unknown = [r for r in rows if r not in ROWS]
+    if unknown:
+        parser.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(ROWS)}")
+
+    if args.checkpoint:
+        arch, model, _ = load_checkpoint(args.checkpoint)
+    else:
+        arch = args.arch
+        print(f"training {arch} on digits (no --checkpoint given)", file=sys.stderr)
+        model, _, _ = train(arch, progress=True)
+    _, input_shape, data_shape = build(arch)
+    split = load_digits(data_shape)
+    x, y = split.x_test, split.y_test
+    if args.test_limit:
+        x, y = x[:args.test_limit], y[:args.test_limit]
+    ann_prediction = ann_forward(model, x).argmax(1)
+    ann_accuracy = float((ann_prediction == y).float().mean())
+    network = convert(model, input_shape)
+    results = evaluate(network, split.x_train, x, y, ann_prediction, rows=rows,
+                       steps=args.steps, rate_steps=args.rate_steps, alphas=args.alphas,
+                       statistic=args.statistic)
+    alpha = 0.8 if 0.8 in args.alphas else args.alphas[0]
+    eff = efficiency(results, args.target, alpha)
+    if args.plot:
+        plot(results, args.plot, alpha, ann_accuracy)
+    if args.json:
+        print(json.dumps({"arch": arch, "ann_accuracy": ann_accuracy, "test_images": len(x),
+                          "results": [asdict(r) for r in results], "efficiency": eff}, indent=1))
+    else:
+        print(f"{arch}: ANN test accuracy {100 * ann_accuracy:.2f}% on {len(x)} images")
+        print(format_table(results))
+        print()
+        print(format_efficiency(eff))
+        if args.plot:
+            print(f"plot written to {args.plot}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Conversion, step two: a float network to the integer network the hardware runs.
+
+Weights become signed ``fmt.weight_bits`` integers with one symmetric scale per layer
+(``w = round(w_float / scale)``, ``scale = max|w_float| / weight_max``); thresholds are then
+balanced on the integer model itself, so they are exact integers of the same units as V.
+"""
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .balance import balance
+from .data import INPUT_OFFSET, INPUT_SCALE
+from .fixedpoint import DEFAULT_FORMAT
+from .simulate import ROUNDINGS, simulate
+
+__all__ = ["IntegerNetwork", "quantize_weights", "quantize"]
+
+SCHEDULES = ("windowed",)
+
+
+@dataclass(frozen=True)
+class IntegerNetwork:
+    """A quantized TSC-SNN: everything the hardware needs to run it.
+
+    ``network`` has int64 weights and int thresholds; ``scales`` are the per-layer weight
+    scales (information only: the integer model never uses them); inputs are raw values
+    mapped by ``x = raw * input_scale + input_offset`` then coded by
+    :func:`model.encoding.input_codes`.
+    """
+
+    network: object
+    steps: int
+    fmt: object = DEFAULT_FORMAT
+    rounding: str = "nearest"
+    schedule: str = "windowed"
+    scales: tuple = ()
+    input_scale: float = INPUT_SCALE
+    input_offset: float = INPUT_OFFSET
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.steps, int) or self.steps < 2:
+            raise ValueError(f"steps must be an integer of at least 2, not {self.steps!r}")
+        if self.rounding not in ROUNDINGS:
+            raise ValueError(f"unknown rounding {self.rounding!r}; choose one of "
+                             f"{', '.join(ROUNDINGS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}: the integer model and the "
+                             f"hardware implement {', '.join(SCHEDULES)}")
+        for index, layer in enumerate(self.network.layers):
+            self.fmt.check_weights(layer.weight, f"layer {index} ({layer.name})")
+        for index, threshold in enumerate(self.network.thresholds):
+            self.fmt.check_threshold(int(threshold), f"layer {index}")
+
+    @property
+    def classes(self):
+        return self.network.output.out_size
+
+    def run(self, x, record=False):
+        """The golden model: simulate inputs ``x`` (in [-1, 1]) bit-exactly."""
+        return simulate(self.network, x, "tsc", self.steps, fmt=self.fmt,
+                        rounding=self.rounding, record=record)
+
+
+def quantize_weights(network, fmt=DEFAULT_FORMAT):
+    """Return ``(network with integer weights and no thresholds, per-layer scales)``."""
+    layers, scales = [], []
+    for layer in network.layers:
+        peak = float(layer.weight.abs().max())
+        scale = peak / fmt.weight_max if peak > 0 else 1.0
+        weight = torch.round(layer.weight.double() / scale).clamp(
+            -fmt.weight_max, fmt.weight_max).to(torch.int64)
+        layers.append(layer.with_weight(weight))
+        scales.append(scale)
+    return type(network)(tuple(layers), network.input_shape), tuple(scales)
+
+
+def quantize(network, calibration_x, steps, *, alpha=0.8, statistic="max", fmt=DEFAULT_FORMAT,
+             rounding="nearest", metadata=None, progress=False):
+    """Quantize ``network``'s weights and balance integer thresholds on ``calibration_x``."""
+    integer, scales = quantize_weights(network, fmt)
+    balanced = balance(integer, calibration_x, "tsc", steps, alpha=alpha, statistic=statistic,
+                       fmt=fmt, rounding=rounding, progress=progress)
+    meta = {"alpha": alpha, "statistic": statistic, **(metadata or {})}
+    return IntegerNetwork(balanced, steps, fmt, rounding, scales=scales, metadata=meta)

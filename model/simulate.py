@@ -1,0 +1,351 @@
+"""Simulators of a converted network: TSC (windowed and shared schedules), TTFS, IF and RMP.
+
+Every simulator runs layer by layer over a whole batch (there is no feedback, so layer ``l``'s
+spike trains over all of its steps are computed before layer ``l + 1`` starts), vectorised in
+torch. With a :class:`~model.fixedpoint.FixedPointFormat` the TSC simulator is the integer
+golden model: int64 state, saturating accumulators, integer thresholds, and the exact order of
+operations that ``docs/tsc-neuron.md`` specifies and the RTL implements.
+
+Methods
+-------
+``tsc``
+    Layer-windowed TSC (the default schedule): layer ``l`` integrates during window ``l`` and
+    fires during window ``l + 1``. Latency ``layers * steps``.
+``tsc-shared``
+    The paper's neuron read literally on one time axis shared by all layers. Latency ``steps``.
+``ttfs``
+    Time-to-first-spike coding on the windowed schedule: one spike per value, each synapse
+    added at every step after its spike.
+``if``, ``rmp``
+    Rate-coded integrate-and-fire with reset to zero (IF) or soft reset (RMP), with
+    ``poisson`` or ``constant`` input. Latency ``steps``.
+"""
+
+from dataclasses import dataclass, field
+
+import torch
+
+from . import encoding
+
+__all__ = ["METHODS", "RATE_INPUTS", "Counts", "SimResult", "simulate", "layer_currents",
+           "encode_input", "input_currents", "run_layer", "tsc_fire", "argmax_lowest"]
+
+METHODS = ("tsc", "tsc-shared", "ttfs", "if", "rmp")
+RATE_INPUTS = ("poisson", "constant")
+ROUNDINGS = ("nearest", "floor")
+# Above this many synapses the ordered-event path refuses to build a layer's dense matrix.
+_DENSE_LIMIT = 1 << 26
+
+
+@dataclass
+class Counts:
+    """Operation counts per image (int64 tensors of shape ``[batch]``) and static figures.
+
+    ``synaptic``: additions of a weight into a neuron's input (dV/dt for TSC, V for the
+    others); each is one weight-memory read. ``membrane``: updates of V (``V += dV/dt`` or
+    ``V += I`` once per neuron per integration step, plus each threshold subtraction).
+    ``spikes``: spikes of the input encoder and the hidden layers. ``saturations``: saturating
+    additions that clipped (integer model only).
+    """
+
+    synaptic: torch.Tensor
+    membrane: torch.Tensor
+    spikes: torch.Tensor
+    saturations: torch.Tensor
+    spiking_neurons: int = 0
+    latency: int = 0
+
+    @property
+    def memory_reads(self):
+        return self.synaptic
+
+    def spike_rate(self):
+        """Eq. 8 per image: spikes / (spiking neurons * latency), as a fraction."""
+        return self.spikes.double() / (self.spiking_neurons * self.latency)
+
+
+@dataclass
+class SimResult:
+    """What a simulation returns.
+
+    ``output``: the output layer's final V ``[batch, classes]``; ``prediction``: its argmax
+    (lowest index on ties); ``spikes``: with ``record=True``, the int8 spike trains
+    ``[batch, *shape, steps]`` of the input and of each hidden layer (window-relative steps).
+    """
+
+    output: torch.Tensor
+    prediction: torch.Tensor
+    counts: Counts
+    spikes: list = field(default_factory=list)
+
+
+def argmax_lowest(values):
+    """Argmax over the last dimension that picks the lowest index among equal maxima."""
+    is_max = values == values.max(dim=-1, keepdim=True).values
+    index = torch.arange(values.shape[-1], 0, -1, device=values.device)
+    return (is_max * index).argmax(dim=-1)
+
+
+def layer_currents(layer, train, integer):
+    """Apply ``layer``'s synaptic operator to each step of ``train`` [B, *in_shape, steps].
+
+    Returns ``[B, out_size, steps]``: int64 (exact, computed in float64) when ``integer``.
+    """
+    batch, steps = train.shape[0], train.shape[-1]
+    dtype = torch.float64 if integer else torch.float32
+    x = train.movedim(-1, 1).reshape(batch * steps, *layer.in_shape).to(dtype)
+    y = layer.current(x, integer).reshape(batch, steps, -1).movedim(1, -1)
+    return y.round().to(torch.int64) if integer else y
+
+
+def encode_input(x, method, steps, *, input_coding=None, generator=None):
+    """The input trains for ``method``: TSC or TTFS codes of ``x``, or a rate input."""
+    if method in ("tsc", "tsc-shared"):
+        return encoding.tsc_spikes(encoding.input_codes(x, steps), steps)
+    if method == "ttfs":
+        return encoding.ttfs_spikes(encoding.input_codes(x, steps), steps)
+    if input_coding == "poisson":
+        return encoding.poisson_spikes(x, steps, generator)
+    if input_coding == "constant":
+        return encoding.constant_input(x, steps)
+    raise ValueError(f"input_coding must be one of {RATE_INPUTS} for {method!r}, "
+                     f"not {input_coding!r}")
+
+
+def _synaptic_count(layer, train):
+    active = (train != 0).to(torch.float64).sum(-1)
+    return (active.flatten(1) * layer.fanout().flatten().to(torch.float64)).sum(1).round().long()
+
+
+def _dense_matrix(layer):
+    if layer.in_size * layer.out_size > _DENSE_LIMIT:
+        raise ValueError(
+            f"{layer.name}: dV/dt may saturate and the layer is too large ({layer.in_size} x "
+            f"{layer.out_size}) for the ordered-event path; widen dvdt_bits")
+    eye = torch.eye(layer.in_size, dtype=torch.float64).reshape(-1, *layer.in_shape)
+    return layer.current(eye, integer=True).reshape(layer.in_size, -1).t().round().long()
+
+
+class _Accumulate:
+    """Integrates one layer's inputs step by step: ``dV/dt += w * T(t)``, ``V += dV/dt``."""
+
+    def __init__(self, layer, train, fmt):
+        self.layer, self.train, self.fmt = layer, train, fmt
+        self.batch = train.shape[0]
+        self.saturations = torch.zeros(self.batch, dtype=torch.int64)
+
+    def dvdt_steps(self):
+        """The running input sum after each step's events: ``[B, out, steps]``."""
+        if self.fmt is None:
+            return torch.cumsum(layer_currents(self.layer, self.train, False), -1)
+        bound = int(self.layer.abs_row_sums().max()) if self.layer.out_size else 0
+        if bound <= self.fmt.dvdt_range[1]:
+            # No partial sum of +-w can leave the dV/dt range, so the order of events within
+            # a step cannot matter and the exact sums are the saturating ones.
+            return torch.cumsum(layer_currents(self.layer, self.train, True), -1)
+        return self._ordered_events()
+
+    def _ordered_events(self):
+        # The hardware's order: step by step, and within a step, source neurons in ascending
+        # index; each event is one saturating addition per target neuron.
+        matrix = _dense_matrix(self.layer)
+        flat = self.train.reshape(self.batch, self.layer.in_size, -1).to(torch.int64)
+        steps = flat.shape[-1]
+        dvdt = torch.zeros(self.batch, self.layer.out_size, dtype=torch.int64)
+        out = torch.empty(self.batch, self.layer.out_size, steps, dtype=torch.int64)
+        for t in range(steps):
+            sources = torch.nonzero(flat[:, :, t].any(0)).flatten().tolist()
+            for j in sources:
+                dvdt, clipped = self.fmt.saturating_add(
+                    dvdt, flat[:, j, t, None] * matrix[None, :, j], "dvdt")
+                self.saturations += clipped
+            out[:, :, t] = dvdt
+        return out
+
+    def potential(self, dvdt, v_init):
+        """``V`` after the window: ``V(t) = sat(V(t-1) + dV/dt(t))`` from ``v_init``."""
+        v = v_init.expand(self.batch, dvdt.shape[1]).clone()
+        for t in range(dvdt.shape[-1]):
+            if self.fmt is None:
+                v = v + dvdt[..., t]
+            else:
+                v, clipped = self.fmt.saturating_add(v, dvdt[..., t], "v")
+                self.saturations += clipped
+        return v
+
+
+def tsc_fire(v, threshold, steps):
+    """The windowed TSC firing rule over one window.
+
+    Step 0: ``+1`` and ``V -= Vth`` if ``V >= Vth``. Each later step, while on: ``-1`` (and
+    off) if ``V < Vth`` or it is the window's last step, else ``V -= Vth``. The block length
+    is ``min(floor(V / Vth), steps - 1)``. Returns ``(spikes [B, n, steps], subtractions [B])``.
+    """
+    spikes = torch.zeros(*v.shape, steps, dtype=torch.int8)
+    on = v >= threshold
+    spikes[..., 0] = on.to(torch.int8)
+    v = torch.where(on, v - threshold, v)
+    subtractions = on.sum(1)
+    for t in range(1, steps):
+        stop = on & ((v < threshold) | (t == steps - 1))
+        spikes[..., t] = -stop.to(torch.int8)
+        on = on & ~stop
+        v = torch.where(on, v - threshold, v)
+        subtractions += on.sum(1)
+    return spikes, subtractions
+
+
+def _tsc_windowed(layer, train, threshold, fmt, rounding, last):
+    acc = _Accumulate(layer, train, fmt)
+    dvdt = acc.dvdt_steps()
+    dtype = torch.float32 if fmt is None else torch.int64
+    v_init = torch.zeros((), dtype=dtype)
+    if rounding == "nearest" and not last:
+        v_init = torch.tensor(threshold // 2 if fmt is not None else threshold / 2, dtype=dtype)
+    v = acc.potential(dvdt, v_init)
+    steps = train.shape[-1]
+    membrane = torch.full((acc.batch,), layer.out_size * steps, dtype=torch.int64)
+    if last:
+        return None, v, dvdt, membrane, acc.saturations
+    spikes, subtractions = tsc_fire(v, threshold, steps)
+    return spikes, v, dvdt, membrane + subtractions, acc.saturations
+
+
+def _tsc_shared(layer, train, threshold, last):
+    dvdt = input_currents("tsc-shared", layer, train)
+    batch, n, steps = dvdt.shape
+    v = torch.zeros(batch, n)
+    spikes = torch.zeros(batch, n, steps, dtype=torch.int8)
+    state = torch.zeros(batch, n, dtype=torch.int8)  # 0 idle, 1 on, 2 done
+    membrane = torch.full((batch,), n * steps, dtype=torch.int64)
+    for t in range(steps):
+        v = v + dvdt[..., t]
+        if last:
+            continue
+        fire = v >= threshold
+        start = (state == 0) & fire
+        stay = (state == 1) & fire
+        stop = (state == 1) & ~fire
+        spikes[..., t] = start.to(torch.int8) - stop.to(torch.int8)
+        state = torch.where(start, 1, torch.where(stop, 2, state)).to(torch.int8)
+        v = torch.where(start | stay, v - threshold, v)
+        membrane += (start | stay).sum(1)
+    return (None if last else spikes), v, dvdt, membrane, torch.zeros(batch, dtype=torch.int64)
+
+
+def _tracked(train):
+    # TTFS: a synapse counts from the step after its spike to the end of the window.
+    return torch.cumsum(train, -1, dtype=torch.int8) - train
+
+
+def input_currents(method, layer, train, fmt=None):
+    """The per-step weighted input sum ``[B, out, steps]`` whose maximum balances thresholds:
+    dV/dt for TSC, the tracked synapses' sum for TTFS, ``W s(t)`` for the rate methods."""
+    if method == "tsc":
+        return _Accumulate(layer, train, fmt).dvdt_steps()
+    if method == "tsc-shared":
+        return torch.cumsum(layer_currents(layer, train, False), -1)
+    if method == "ttfs":
+        return layer_currents(layer, _tracked(train), False)
+    return layer_currents(layer, train, False)
+
+
+def _ttfs(layer, train, threshold, last):
+    current = input_currents("ttfs", layer, train)
+    batch, n, steps = current.shape
+    v = current.sum(-1)
+    membrane = torch.full((batch,), n * steps, dtype=torch.int64)
+    if last:
+        return None, v, current, membrane, torch.zeros(batch, dtype=torch.int64)
+    # Fire window: a ramp threshold, so that the single spike at t encodes steps - 1 - t.
+    spikes = torch.zeros(batch, n, steps, dtype=torch.int8)
+    fired = torch.zeros(batch, n, dtype=torch.bool)
+    for t in range(steps - 1):
+        now = ~fired & (v >= (steps - 1 - t) * threshold)
+        spikes[..., t] = now.to(torch.int8)
+        fired |= now
+    return spikes, v, current, membrane, torch.zeros(batch, dtype=torch.int64)
+
+
+def _rate(layer, train, threshold, reset, last):
+    current = input_currents("if", layer, train)
+    batch, n, steps = current.shape
+    membrane = torch.full((batch,), n * steps, dtype=torch.int64)
+    if last:
+        return None, current.sum(-1), current, membrane, torch.zeros(batch, dtype=torch.int64)
+    v = torch.zeros(batch, n)
+    spikes = torch.zeros(batch, n, steps, dtype=torch.int8)
+    for t in range(steps):
+        v = v + current[..., t]
+        fire = v >= threshold
+        spikes[..., t] = fire.to(torch.int8)
+        v = torch.where(fire, (v - threshold) if reset == "soft" else torch.zeros_like(v), v)
+        if reset == "soft":
+            membrane += fire.sum(1)
+    return spikes, v, current, membrane, torch.zeros(batch, dtype=torch.int64)
+
+
+def run_layer(method, layer, train, threshold, *, fmt=None, rounding="nearest", last=False):
+    """Run one layer over its steps. Returns ``(spikes_out or None, V, currents, membrane
+    updates [B], saturations [B])``; ``currents`` are the per-step weighted input sums that
+    threshold balancing takes its maximum over."""
+    if method == "tsc":
+        return _tsc_windowed(layer, train, threshold, fmt, rounding, last)
+    if fmt is not None:
+        raise ValueError(f"the integer model implements only the windowed 'tsc' method, "
+                         f"not {method!r}")
+    if method == "tsc-shared":
+        return _tsc_shared(layer, train, threshold, last)
+    if method == "ttfs":
+        return _ttfs(layer, train, threshold, last)
+    if method in ("if", "rmp"):
+        return _rate(layer, train, threshold, "zero" if method == "if" else "soft", last)
+    raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def check_method(method, input_coding, rounding="nearest"):
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if method in ("if", "rmp") and input_coding not in RATE_INPUTS:
+        raise ValueError(f"{method} needs input_coding in {RATE_INPUTS}, not {input_coding!r}")
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"unknown rounding {rounding!r}; choose one of {', '.join(ROUNDINGS)}")
+
+
+def simulate(network, x, method, steps, *, input_coding=None, fmt=None, rounding="nearest",
+             generator=None, record=False):
+    """Simulate ``network`` (thresholds set) on inputs ``x`` ([B, *input_shape], in [-1, 1]).
+
+    With ``fmt`` (integer network, windowed TSC only) this is the bit-exact golden model.
+    """
+    check_method(method, input_coding, rounding)
+    if any(th is None for th in network.thresholds):
+        raise ValueError("the network's thresholds are not set; balance it first")
+    train = encode_input(x, method, steps, input_coding=input_coding, generator=generator)
+    batch = train.shape[0]
+    spikes = [train] if record else []
+    synaptic = torch.zeros(batch, dtype=torch.int64)
+    membrane = torch.zeros(batch, dtype=torch.int64)
+    saturations = torch.zeros(batch, dtype=torch.int64)
+    # Constant (analog) input is not spikes: it counts neither as spikes nor as neurons.
+    coded = input_coding != "constant"
+    spike_count = (train != 0).flatten(1).sum(1) if coded else torch.zeros(batch, dtype=torch.int64)
+    spiking_neurons = network.layers[0].in_size if coded else 0
+    for index, layer in enumerate(network.layers):
+        last = index == len(network.layers) - 1
+        synaptic += _synaptic_count(layer, _tracked(train) if method == "ttfs" else train)
+        out, v, _, mem, sat = run_layer(method, layer, train, layer.threshold, fmt=fmt,
+                                        rounding=rounding, last=last)
+        membrane += mem
+        saturations += sat
+        if last:
+            break
+        train = out.reshape(batch, *layer.out_shape, steps)
+        spike_count += (out != 0).flatten(1).sum(1)
+        spiking_neurons += layer.out_size
+        if record:
+            spikes.append(train)
+    windows = len(network.layers) if method in ("tsc", "ttfs") else 1
+    counts = Counts(synaptic, membrane, spike_count, saturations, spiking_neurons,
+                    windows * steps)
+    return SimResult(v, argmax_lowest(v), counts, spikes)

@@ -1,0 +1,1 @@
+"""tsc-snn rtl (see README)."""

@@ -1,0 +1,51 @@
+"""Every CLI once, on small settings, as a user would run it."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def _run(*args, cwd):
+    done = subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.mark.parametrize("module", ["model.train", "model.evaluate", "model.export"])
+def test_help(module, tmp_path):
+    assert "usage: python -m " + module in _run(module, "--help", cwd=tmp_path).stdout
+
+
+def test_train_evaluate_export(tmp_path):
+    trained = json.loads(_run("model.train", "--epochs", "8", "-o", "m.pt", "--json",
+                              cwd=tmp_path).stdout)
+    assert trained["test_accuracy"] > 0.85 and (tmp_path / "m.pt").exists()
+
+    evaluated = json.loads(_run(
+        "model.evaluate", "--checkpoint", "m.pt", "--methods", "tsc,tsc-int8,if-constant",
+        "--steps", "8,16", "--rate-steps", "16", "--alphas", "0.8", "--test-limit", "60",
+        "--plot", "fig.png", "--json", cwd=tmp_path).stdout)
+    rows = {(r["method"], r["steps"]): r for r in evaluated["results"]}
+    assert set(rows) == {("tsc", 8), ("tsc", 16), ("tsc-int8", 8), ("tsc-int8", 16),
+                         ("if-constant", 16)}
+    assert rows[("tsc", 16)]["latency"] == 32 and rows[("tsc", 16)]["spikes_per_neuron"] <= 2
+    assert (tmp_path / "fig.png").stat().st_size > 10000
+    assert "if-constant" in evaluated["efficiency"]["first_reaching"]
+
+    exported = json.loads(_run("model.export", "--checkpoint", "m.pt", "--steps", "8",
+                               "-o", "n.tscn", "--json", cwd=tmp_path).stdout)
+    assert exported["bytes"] == (tmp_path / "n.tscn").stat().st_size
+    assert exported["agreement"] > 0.9
+
+
+def test_bad_arguments_are_clear(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "model.evaluate", "--methods", "tsc,bogus"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 2 and "unknown method(s) bogus" in done.stderr
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    done = subprocess.run([sys.executable, "-m", "model.export", "--checkpoint", "junk.pt"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode != 0 and "not a readable checkpoint" in done.stderr

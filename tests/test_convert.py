@@ -1,0 +1,75 @@
+import pytest
+import torch
+from torch import nn
+
+from model.balance import balance
+from model.convert import ConversionError, ann_forward, convert
+from model.simulate import simulate
+
+
+def _agreement(model, net, x, method, steps, calibration):
+    balanced = balance(net, calibration, method, steps)
+    result = simulate(balanced, x, method, steps)
+    return float((result.prediction == ann_forward(model, x).argmax(1)).float().mean())
+
+
+def test_mlp_converts_faithfully(trained_mlp):
+    model, split, net, _ = trained_mlp
+    assert [layer.out_shape for layer in net.layers] == [(128,), (10,)]
+    assert _agreement(model, net, split.x_test, "tsc", 32, split.x_train) >= 0.99
+
+
+def test_cnn_converts_faithfully(trained_cnn):
+    model, split, net, _ = trained_cnn
+    assert [layer.out_shape for layer in net.layers] == [(16, 8, 8), (32, 4, 4), (10,)]
+    # the pooling after each ReLU belongs to the next layer's synaptic operator
+    assert [type(op).__name__ for op in net.layers[2].ops] == ["AvgPool", "Flatten", "Linear"]
+    x = split.x_test[:120]
+    assert _agreement(model, net, x, "tsc", 32, split.x_train[:400]) >= 0.98
+
+
+def test_windowed_schedule_beats_shared_at_large_n(trained_mlp):
+    model, split, net, _ = trained_mlp
+    x = split.x_test[:200]
+    windowed = _agreement(model, net, x, "tsc", 128, split.x_train)
+    shared = _agreement(model, net, x, "tsc-shared", 128, split.x_train)
+    assert windowed >= 0.99 and shared < windowed
+
+
+@pytest.mark.parametrize("model, message", [
+    (nn.Sequential(nn.Linear(4, 3)), r"0 \(Linear\) has a bias"),
+    (nn.Sequential(nn.Linear(4, 3, bias=False), nn.Sigmoid(), nn.Linear(3, 2, bias=False)),
+     r"1 \(Sigmoid\) cannot be converted"),
+    (nn.Sequential(nn.Conv2d(1, 2, 3, bias=False), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                   nn.Linear(2, 2, bias=False)), r"2 \(MaxPool2d\) cannot be converted"),
+    (nn.Sequential(nn.Linear(4, 3, bias=False), nn.Linear(3, 2, bias=False)),
+     r"has 2 weighted layers \(0, 1\)"),
+    (nn.Sequential(nn.Linear(4, 3, bias=False), nn.ReLU()), r"after the last ReLU has 0"),
+    (nn.Sequential(nn.Linear(5, 3, bias=False)), r"0: expects 5 inputs, gets shape \(4,\)"),
+    (nn.Linear(4, 3, bias=False), r"must be an nn.Sequential, not Linear"),
+])
+def test_unsupported_models_are_refused_with_the_layer_named(model, message):
+    with pytest.raises(ConversionError, match=message):
+        convert(model, (4,) if not isinstance(model[0] if isinstance(model, nn.Sequential)
+                                               else model, nn.Conv2d) else (1, 3, 3))
+
+
+def test_dropout_is_identity_and_nested_sequentials_flatten():
+    model = nn.Sequential(nn.Sequential(nn.Linear(4, 3, bias=False), nn.ReLU()),
+                          nn.Dropout(0.5), nn.Linear(3, 2, bias=False))
+    net = convert(model, (4,))
+    assert [layer.name for layer in net.layers] == ["0.0", "2"]
+
+
+def test_unbalanced_network_is_refused():
+    net = convert(nn.Sequential(nn.Linear(4, 3, bias=False), nn.ReLU(),
+                                nn.Linear(3, 2, bias=False)), (4,))
+    with pytest.raises(ValueError, match="thresholds are not set; balance it first"):
+        simulate(net, torch.zeros(1, 4), "tsc", 8)
+
+
+def test_percentile_threshold_is_below_max(trained_mlp):
+    _, split, net, _ = trained_mlp
+    peak = balance(net, split.x_train, "tsc", 16, alpha=1.0).thresholds[0]
+    p999 = balance(net, split.x_train, "tsc", 16, alpha=1.0, statistic="percentile").thresholds[0]
+    assert 0 < p999 < peak

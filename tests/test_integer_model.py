@@ -1,0 +1,79 @@
+"""The integer golden model: against an independent closed form, the float model and the ANN."""
+
+import torch
+
+from model.convert import ann_forward
+from model.encoding import input_codes
+from model.fixedpoint import FixedPointFormat
+from model.quantize import quantize
+from model.simulate import simulate
+
+
+def _closed_form(qnet, x):
+    # The windowed TSC network without saturation is a quantized ReLU network:
+    # k = min(floor((W k_prev + floor(Vth / 2)) / Vth), N - 1), output V = W k_prev.
+    n = qnet.steps
+    k = input_codes(x, n).flatten(1)
+    for layer in qnet.network.hidden:
+        v = k @ layer.weight.t()
+        k = torch.clamp(torch.div(v + layer.threshold // 2, layer.threshold,
+                                  rounding_mode="floor"), 0, n - 1)
+    return k @ qnet.network.output.weight.t()
+
+
+def test_integer_model_matches_closed_form(trained_mlp):
+    _, split, net, _ = trained_mlp
+    qnet = quantize(net, split.x_train, 16)
+    result = qnet.run(split.x_test)
+    assert result.counts.saturations.sum() == 0
+    assert torch.equal(result.output, _closed_form(qnet, split.x_test))
+    assert result.output.dtype == torch.int64
+
+
+def test_int8_agrees_with_float_and_ann(trained_mlp):
+    model, split, net, _ = trained_mlp
+    from model.balance import balance
+    qnet = quantize(net, split.x_train, 16)
+    as_int = qnet.run(split.x_test).prediction
+    as_float = simulate(balance(net, split.x_train, "tsc", 16), split.x_test, "tsc", 16).prediction
+    ann = ann_forward(model, split.x_test).argmax(1)
+    assert (as_int == as_float).float().mean() >= 0.99
+    assert (as_int == ann).float().mean() >= 0.99
+    assert qnet.network.layers[0].weight.abs().max() <= 127
+
+
+def test_record_gives_every_spike_and_counts_match_it(trained_mlp):
+    _, split, net, _ = trained_mlp
+    qnet = quantize(net, split.x_train, 16)
+    x = split.x_test[:20]
+    result = qnet.run(x, record=True)
+    inputs, hidden = result.spikes
+    assert inputs.shape == (20, 64, 16) and hidden.shape == (20, 128, 16)
+    # at most two spikes per neuron; synaptic additions = spikes x fan-out
+    assert (hidden != 0).sum(-1).max() <= 2
+    expected = (inputs != 0).flatten(1).sum(1) * 128 + (hidden != 0).flatten(1).sum(1) * 10
+    assert torch.equal(result.counts.synaptic, expected)
+    assert (result.counts.synaptic <= 2 * (64 * 128 + 128 * 10)).all()
+    spikes = (inputs != 0).flatten(1).sum(1) + (hidden != 0).flatten(1).sum(1)
+    assert torch.equal(result.counts.spikes, spikes)
+    # membrane: one V update per neuron per integration step, plus one per subtraction
+    blocks = torch.cumsum(hidden, -1).flatten(1).sum(1)
+    assert torch.equal(result.counts.membrane, (128 + 10) * 16 + blocks)
+    assert result.counts.latency == 32
+
+
+def test_saturating_network_counts_and_stays_in_range(trained_mlp):
+    _, split, net, _ = trained_mlp
+    fmt = FixedPointFormat(8, 12, 14)
+    qnet = quantize(net, split.x_train[:300], 16, fmt=fmt)
+    result = qnet.run(split.x_test[:30])
+    lo, hi = fmt.v_range
+    assert result.counts.saturations.sum() > 0
+    assert result.output.min() >= lo and result.output.max() <= hi
+
+
+def test_integer_model_is_deterministic(trained_mlp):
+    _, split, net, _ = trained_mlp
+    qnet = quantize(net, split.x_train, 8)
+    a, b = qnet.run(split.x_test[:50]), qnet.run(split.x_test[:50])
+    assert torch.equal(a.output, b.output)

@@ -1,0 +1,1 @@
+"""tsc-snn verif (see README)."""
