@@ -1,0 +1,176 @@
+"""Conversion, step three: a quantized network to the accelerator's elaboration parameters.
+
+:class:`AcceleratorConfig` holds what the RTL is elaborated from: the layer sizes, N, the
+fixed-point format, the rounding and the number of lanes. Neuron ``j`` of a layer lives in
+lane ``j % lanes`` at group ``j // lanes``; each lane has its own weight and state memory.
+:func:`weight_images` lays a network's int8 weights out in those memories; the same layout
+defines the load port's address map, so the host loader and the build share it.
+"""
+
+from dataclasses import dataclass
+
+from model.fixedpoint import DEFAULT_FORMAT
+from model.network import Linear
+from model.simulate import ROUNDINGS
+
+__all__ = ["AcceleratorConfig", "NetworkMismatch", "weight_images", "load_words"]
+
+
+class NetworkMismatch(ValueError):
+    """A network that the accelerator's parameters cannot run, with the limit it breaks."""
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class AcceleratorConfig:
+    """Elaboration parameters of :class:`rtl.accelerator.TSCAccelerator`.
+
+    Parameters
+    ----------
+    inputs : int
+        Input neurons (codes per image).
+    layers : tuple of int
+        Neurons of each layer, the output layer last (at least one hidden layer).
+    steps : int
+        N, time steps per window.
+    fmt : model.fixedpoint.FixedPointFormat
+    rounding : {"nearest", "floor"}
+    lanes : int
+        Neurons updated per cycle, a power of two.
+    """
+
+    inputs: int
+    layers: tuple
+    steps: int
+    fmt: object = DEFAULT_FORMAT
+    rounding: str = "nearest"
+    lanes: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.inputs, int) or self.inputs < 1:
+            raise ValueError(f"inputs must be a positive integer, not {self.inputs!r}")
+        if len(self.layers) < 2 or any(not isinstance(n, int) or n < 1 for n in self.layers):
+            raise ValueError(f"layers must be two or more positive integers (hidden layers, "
+                             f"then the output layer), not {self.layers!r}")
+        if not isinstance(self.steps, int) or self.steps < 2:
+            raise ValueError(f"steps must be an integer of at least 2, not {self.steps!r}")
+        if not isinstance(self.lanes, int) or self.lanes < 1 or self.lanes & (self.lanes - 1):
+            raise ValueError(f"lanes must be a power of two, not {self.lanes!r}")
+        if self.rounding not in ROUNDINGS:
+            raise ValueError(f"rounding must be one of {ROUNDINGS}, not {self.rounding!r}")
+        if self.fmt.weight_bits != 8:
+            raise ValueError(f"the accelerator stores int8 weights, not {self.fmt.weight_bits}-bit")
+
+    @classmethod
+    def from_network(cls, qnet, lanes=1):
+        """Parameters that run ``qnet`` (an :class:`model.quantize.IntegerNetwork`).
+
+        Raises :class:`NetworkMismatch` for a layer the RTL does not implement."""
+        sizes = []
+        for index, layer in enumerate(qnet.network.layers):
+            if len(layer.ops) != 1 or not isinstance(layer.ops[0], Linear):
+                kinds = ", ".join(op.to_dict()["op"] for op in layer.ops)
+                raise NetworkMismatch(f"layer {index} ({layer.name}) is {kinds}: the accelerator "
+                                      f"runs fully connected (Linear) layers only")
+            sizes.append(layer.out_size)
+        if len(sizes) < 2:
+            raise NetworkMismatch("the accelerator needs at least one hidden layer")
+        return cls(qnet.network.layers[0].in_size, tuple(sizes), qnet.steps, qnet.fmt,
+                   qnet.rounding, lanes)
+
+    def check_network(self, qnet):
+        """Raise :class:`NetworkMismatch` saying which limit ``qnet`` breaks, and by how much."""
+        other = AcceleratorConfig.from_network(qnet, self.lanes)
+        if other.inputs != self.inputs:
+            raise NetworkMismatch(f"the network has {other.inputs} inputs, the accelerator "
+                                  f"{self.inputs} ({other.inputs - self.inputs:+d})")
+        if len(other.layers) != len(self.layers):
+            raise NetworkMismatch(f"the network has {len(other.layers)} layers, the "
+                                  f"accelerator {len(self.layers)}")
+        for index, (have, want) in enumerate(zip(self.layers, other.layers)):
+            if have != want:
+                raise NetworkMismatch(f"layer {index} has {want} neurons, the accelerator "
+                                      f"{have} ({want - have:+d})")
+        if other.steps != self.steps:
+            raise NetworkMismatch(f"the network uses N={other.steps}, the accelerator "
+                                  f"N={self.steps}")
+        for name in ("dvdt_bits", "v_bits"):
+            if getattr(other.fmt, name) != getattr(self.fmt, name):
+                raise NetworkMismatch(f"the network needs {name}={getattr(other.fmt, name)}, "
+                                      f"the accelerator has {getattr(self.fmt, name)}")
+        if other.rounding != self.rounding:
+            raise NetworkMismatch(f"the network rounds {other.rounding!r}, the accelerator "
+                                  f"{self.rounding!r}")
+
+    @property
+    def sources(self):
+        """Source neurons of each layer (the previous layer's size)."""
+        return (self.inputs,) + self.layers[:-1]
+
+    @property
+    def groups(self):
+        return tuple(_ceil_div(n, self.lanes) for n in self.layers)
+
+    @property
+    def state_bases(self):
+        bases, base = [], 0
+        for g in self.groups:
+            bases.append(base)
+            base += g
+        return tuple(bases)
+
+    @property
+    def state_depth(self):
+        return sum(self.groups)
+
+    @property
+    def weight_bases(self):
+        bases, base = [], 0
+        for src, g in zip(self.sources, self.groups):
+            bases.append(base)
+            base += src * g
+        return tuple(bases)
+
+    @property
+    def weight_depth(self):
+        return sum(src * g for src, g in zip(self.sources, self.groups))
+
+    @property
+    def code_bits(self):
+        return (self.steps - 1).bit_length() + 1
+
+    @property
+    def hidden(self):
+        return len(self.layers) - 1
+
+    def lower_bound_cycles(self, synaptic, membrane):
+        """The issue's lower bound: synaptic updates / lanes + membrane updates / lanes."""
+        return synaptic / self.lanes + membrane / self.lanes
+
+
+def weight_images(config, qnet):
+    """Per-lane weight memory contents (lists of ints) for ``qnet`` under ``config``."""
+    config.check_network(qnet)
+    images = [[0] * config.weight_depth for _ in range(config.lanes)]
+    for layer, base, groups in zip(qnet.network.layers, config.weight_bases, config.groups):
+        weight = layer.weight.tolist()  # [targets][sources]
+        for j, row in enumerate(weight):
+            lane, group = j % config.lanes, j // config.lanes
+            for i, w in enumerate(row):
+                images[lane][base + i * groups + group] = int(w)
+    return images
+
+
+def load_words(config, qnet):
+    """``(address, value)`` pairs that load ``qnet`` through the load port: every weight, then
+    every hidden threshold. Weight address ``word * lanes + lane``; threshold ``l`` at
+    ``weight_depth * lanes + l``."""
+    words = []
+    for lane, image in enumerate(weight_images(config, qnet)):
+        words += [(word * config.lanes + lane, w) for word, w in enumerate(image)]
+    top = config.weight_depth * config.lanes
+    words += [(top + index, int(th)) for index, th in enumerate(qnet.network.thresholds)]
+    return words

@@ -1,0 +1,41 @@
+"""What the accelerator must produce for an image, from the integer golden model."""
+
+from dataclasses import dataclass
+
+import torch
+
+from model.encoding import input_codes
+
+__all__ = ["Expected", "expected"]
+
+
+@dataclass
+class Expected:
+    codes: list          # input codes, in order
+    spikes: list         # (layer, step, index, negative) in the order the hardware emits them
+    potentials: list     # the output layer's final V
+    class_index: int
+    counters: dict       # synaptic, membrane, weight_reads, saturations, spikes_<l>
+
+
+def expected(qnet, x):
+    """The golden model's codes, spikes, potentials and counters for each image in ``x``."""
+    result = qnet.run(x, record=True)
+    codes = input_codes(x, qnet.steps).flatten(1)
+    out = []
+    for b in range(x.shape[0]):
+        events = []
+        for layer, train in enumerate(result.spikes):
+            flat = train[b].reshape(-1, qnet.steps)
+            for t in range(qnet.steps):
+                for i in torch.nonzero(flat[:, t]).flatten().tolist():
+                    events.append((layer, t, i, int(flat[i, t] < 0)))
+        counters = {"synaptic": int(result.counts.synaptic[b]),
+                    "membrane": int(result.counts.membrane[b]),
+                    "weight_reads": int(result.counts.memory_reads[b]),
+                    "saturations": int(result.counts.saturations[b])}
+        for layer, train in enumerate(result.spikes):
+            counters[f"spikes_{layer}"] = int((train[b] != 0).sum())
+        out.append(Expected(codes[b].tolist(), events, result.output[b].tolist(),
+                            int(result.prediction[b]), counters))
+    return out
