@@ -1,0 +1,108 @@
+"""cocotb testbench of the generated accelerator Verilog, checked against the golden model.
+
+The pytest side (``verif/test_accelerator.py``) writes the vectors file named by
+``TSC_VECTORS``: input codes, and from the integer golden model every spike, the output
+potentials, the class and the counters of each image. A driver streams codes in with random
+gaps, two monitors capture every spike and potential under random backpressure, and the
+checker compares them all.
+"""
+
+import json
+import os
+import random
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ReadOnly, RisingEdge
+
+
+def _field(value, fields, name, signed_bits=None):
+    offset, width = fields[name]
+    raw = (value >> offset) & ((1 << width) - 1)
+    if signed_bits and raw >> (width - 1):
+        raw -= 1 << width
+    return raw
+
+
+class Tb:
+    def __init__(self, dut, vectors):
+        self.dut, self.v = dut, vectors
+        self.rng = random.Random(vectors["seed"])
+        self.spikes, self.potentials = [], []
+
+    async def reset(self):
+        self.dut.rst.value = 1
+        for name in ("i_code__valid", "i_load__valid", "o_spike__ready", "o_potential__ready"):
+            getattr(self.dut, name).value = 0
+        for _ in range(3):
+            await RisingEdge(self.dut.clk)
+        self.dut.rst.value = 0
+
+    def _ready(self):
+        return int(self.rng.random() >= self.v["backpressure"])
+
+    async def drive_codes(self, codes):
+        bits = self.v["code_bits"]
+        for code in codes:
+            while self.rng.random() < self.v["backpressure"]:
+                self.dut.i_code__valid.value = 0
+                await RisingEdge(self.dut.clk)
+            self.dut.i_code__payload.value = code & ((1 << bits) - 1)
+            self.dut.i_code__valid.value = 1
+            while True:
+                await ReadOnly()
+                accepted = int(self.dut.i_code__ready.value)
+                await RisingEdge(self.dut.clk)
+                if accepted:
+                    break
+        self.dut.i_code__valid.value = 0
+
+    async def monitor(self):
+        """Capture spikes and potentials until the last potential of the image."""
+        spike_fields, pot_fields = self.v["spike_fields"], self.v["potential_fields"]
+        while True:
+            spike_ready, pot_ready = self._ready(), self._ready()
+            self.dut.o_spike__ready.value = spike_ready
+            self.dut.o_potential__ready.value = pot_ready
+            await ReadOnly()  # sample the handshake that the next clock edge completes
+            if spike_ready and int(self.dut.o_spike__valid.value):
+                p = int(self.dut.o_spike__payload.value)
+                self.spikes.append([_field(p, spike_fields, n)
+                                    for n in ("layer", "step", "index", "negative")])
+            if pot_ready and int(self.dut.o_potential__valid.value):
+                p = int(self.dut.o_potential__payload.value)
+                self.potentials.append(_field(p, pot_fields, "value", signed_bits=True))
+                if _field(p, pot_fields, "last"):
+                    await RisingEdge(self.dut.clk)
+                    return
+            await RisingEdge(self.dut.clk)
+
+
+@cocotb.test()
+async def inference_matches_golden_model(dut):
+    with open(os.environ["TSC_VECTORS"]) as f:
+        vectors = json.load(f)
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    tb = Tb(dut, vectors)
+    await tb.reset()
+    counters = list(vectors["images"][0]["counters"])
+    cycles = []
+    for number, image in enumerate(vectors["images"]):
+        tb.spikes, tb.potentials = [], []
+        monitor = cocotb.start_soon(tb.monitor())
+        await tb.drive_codes(image["codes"])
+        await monitor
+        await ReadOnly()  # the state the last transfer's clock edge left
+        where = f"image {number}"
+        assert tb.spikes == image["spikes"], f"{where}: spikes differ"
+        assert tb.potentials == image["potentials"], f"{where}: potentials differ"
+        assert int(dut.class_index.value) == image["class_index"], f"{where}: class differs"
+        assert int(dut.done.value) == 1 and int(dut.code_error.value) == 0
+        for name in counters:
+            got = int(getattr(dut, name).value)
+            assert got == image["counters"][name], f"{where}: counter {name} {got} != " \
+                f"{image['counters'][name]}"
+        cycles.append(int(dut.cycles.value))
+        await RisingEdge(dut.clk)
+    with open(os.environ["TSC_REPORT"], "w") as f:
+        json.dump({"cycles": cycles, "images": len(cycles)}, f)
