@@ -3,10 +3,13 @@
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
+from model.convert import convert
 from model.encoding import input_codes
+from model.quantize import IntegerNetwork
 
-__all__ = ["Expected", "expected"]
+__all__ = ["Expected", "expected", "random_network"]
 
 
 @dataclass
@@ -39,3 +42,18 @@ def expected(qnet, x):
         out.append(Expected(codes[b].tolist(), events, result.output[b].tolist(),
                             int(result.prediction[b]), counters))
     return out
+
+
+def random_network(sizes, steps, fmt, seed, weight_max=127, threshold_range=(1, 400)):
+    """A fully connected integer network with random weights and thresholds (for tests)."""
+    gen = torch.Generator().manual_seed(seed)
+    mods = []
+    for a, b in zip(sizes, sizes[1:]):
+        mods += [nn.Linear(a, b, bias=False), nn.ReLU()]
+    net = convert(nn.Sequential(*mods[:-1]), (sizes[0],))
+    layers = tuple(layer.with_weight(torch.randint(-weight_max, weight_max + 1,
+                                                   layer.weight.shape, generator=gen))
+                   for layer in net.layers)
+    thresholds = torch.randint(*threshold_range, (len(layers) - 1,), generator=gen).tolist()
+    net = type(net)(layers, net.input_shape).with_thresholds(thresholds)
+    return IntegerNetwork(net, steps, fmt)

@@ -5,28 +5,11 @@ import random
 import pytest
 import torch
 from amaranth.sim import Simulator
-from torch import nn
 
-from model.convert import convert
 from model.fixedpoint import FixedPointFormat
-from model.quantize import IntegerNetwork
 from rtl.accelerator import TSCAccelerator
 from rtl.config import AcceleratorConfig
-from rtl.golden import expected
-
-
-def random_network(sizes, steps, fmt, seed, weight_max=127, threshold_range=(1, 400)):
-    gen = torch.Generator().manual_seed(seed)
-    mods = []
-    for a, b in zip(sizes, sizes[1:]):
-        mods += [nn.Linear(a, b, bias=False), nn.ReLU()]
-    net = convert(nn.Sequential(*mods[:-1]), (sizes[0],))
-    layers = tuple(layer.with_weight(torch.randint(-weight_max, weight_max + 1,
-                                                   layer.weight.shape, generator=gen))
-                   for layer in net.layers)
-    thresholds = torch.randint(*threshold_range, (len(layers) - 1,), generator=gen).tolist()
-    net = type(net)(layers, net.input_shape).with_thresholds(thresholds)
-    return IntegerNetwork(net, steps, fmt)
+from rtl.golden import expected, random_network
 
 
 def run_accelerator(dut, images, *, backpressure=0.0, seed=0):
@@ -105,3 +88,72 @@ def test_random_backpressure_changes_nothing():
     qnet = random_network((4, 6, 3), 5, FixedPointFormat(), seed=11)
     x = torch.rand(2, 4, generator=torch.Generator().manual_seed(2)) * 2 - 1
     check(qnet, x, 2, backpressure=0.5)
+
+
+def _load_and_run(dut, words, codes):
+    """Write ``words`` through the load port, then run one image; return its potentials and
+    the load error count."""
+    out = {}
+
+    async def testbench(ctx):
+        for address, value in words:
+            ctx.set(dut.i_load.payload.address, address)
+            ctx.set(dut.i_load.payload.value, value)
+            ctx.set(dut.i_load.valid, 1)
+            await ctx.tick().until(dut.i_load.ready)
+        ctx.set(dut.i_load.valid, 0)
+        out["load_errors"] = ctx.get(dut.load_errors)
+        ctx.set(dut.o_spike.ready, 1)
+        ctx.set(dut.o_potential.ready, 1)
+        for code in codes:
+            ctx.set(dut.i_code.payload, code)
+            ctx.set(dut.i_code.valid, 1)
+            await ctx.tick().until(dut.i_code.ready)
+        ctx.set(dut.i_code.valid, 0)
+        potentials = []
+        while True:
+            if ctx.get(dut.o_potential.valid):
+                potentials.append(ctx.get(dut.o_potential.payload.value))
+                if ctx.get(dut.o_potential.payload.last):
+                    break
+            await ctx.tick()
+        out["potentials"] = potentials
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    return out
+
+
+def test_load_port_loads_a_network_and_refuses_bad_words():
+    from rtl.config import load_words
+    qnet = random_network((4, 5, 3), 5, FixedPointFormat(), seed=21)
+    config = AcceleratorConfig.from_network(qnet, 2)
+    x = torch.rand(1, 4, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    want = expected(qnet, x)[0]
+    top = config.weight_depth * config.lanes
+    bad = [(top + config.hidden, 5),       # address past the thresholds
+           (0, 200), (1, -128),            # weights outside [-127, 127]
+           (top, 0)]                       # threshold below 1
+    # an empty accelerator (zero weights) loaded through the port, bad words in between
+    dut = TSCAccelerator(config)
+    words = load_words(config, qnet)
+    out = _load_and_run(dut, words[:3] + bad + words[3:], want.codes)
+    assert out["load_errors"] == len(bad)
+    assert out["potentials"] == want.potentials
+
+
+def test_config_refuses_what_it_cannot_run():
+    from model.network import Network
+    from rtl.config import NetworkMismatch
+    qnet = random_network((4, 5, 3), 5, FixedPointFormat(), seed=2)
+    other = random_network((4, 6, 3), 5, FixedPointFormat(), seed=2)
+    config = AcceleratorConfig.from_network(qnet, 2)
+    with pytest.raises(NetworkMismatch, match=r"layer 0 has 6 neurons, the accelerator 5 \(\+1\)"):
+        config.check_network(other)
+    with pytest.raises(ValueError, match="lanes must be a power of two, not 3"):
+        AcceleratorConfig(4, (5, 3), 5, lanes=3)
+    single = type(qnet)(Network(qnet.network.layers[1:], (5,)), 5)
+    with pytest.raises(NetworkMismatch, match="at least one hidden layer"):
+        AcceleratorConfig.from_network(single)

