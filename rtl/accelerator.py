@@ -1,18 +1,19 @@
-"""The TSC-SNN accelerator: layer scheduler, input encoder, lanes, counters and streams.
+"""The TSC-SNN accelerator: layer scheduler, lanes, counters and streams.
 
-One inference: ``inputs`` codes arrive on ``i_code``; the scheduler then runs the windows of
-``docs/tsc-neuron.md`` one after another. In window ``w`` layer ``w`` integrates while its
-source (the input encoder for ``w = 0``, hidden layer ``w - 1`` otherwise) fires. For each
-step ``t`` of a window, the scheduler visits the source neurons in ascending index (FIRE);
-each spike goes out on ``o_spike`` and is applied to every target neuron, ``lanes`` per
-cycle (SYN: one weight read and one saturating addition each); then every target neuron
-takes ``V += dV/dt`` (MEM). After the last window the output layer's potentials stream out
-on ``o_potential`` and ``class_index`` holds their argmax (lowest index on ties).
+One inference: ``inputs`` codes arrive on ``i_code`` and are stored as block lengths. The
+scheduler then runs the windows of ``docs/tsc-neuron.md`` one after another. In window
+``w`` layer ``w`` integrates while its source (the inputs for ``w = 0``, hidden layer
+``w - 1`` otherwise) fires. For each step ``t`` the scheduler scans the source neurons,
+``lanes`` per cycle (SCAN); each spike, in ascending source index, goes out on ``o_spike``
+and is applied to every target neuron, ``lanes`` per cycle (SYN: one weight read and one
+saturating addition each); then every target neuron takes ``V += dV/dt`` (MEM). At the end
+of a hidden layer's window its block lengths are computed (DIV, ``(N - 1).bit_length()``
+cycles per group). After the last window the output layer's potentials stream out on
+``o_potential`` and ``class_index`` holds their argmax (lowest index on ties).
 """
 
-from amaranth import Array, Const, Module, Mux, Signal, signed
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .config import AcceleratorConfig, weight_images
@@ -47,13 +48,15 @@ class TSCAccelerator(wiring.Component):
         ``[-127, 127]``), then the hidden thresholds (value ``>= 1``). A bad address or value
         sets ``load_error``, increments ``load_errors`` and writes nothing.
     o_spike : Out(stream.Signature(layer, step, index, negative))
-        Every spike of the input encoder (layer 0) and of hidden layer ``l`` (layer ``l+1``),
+        Every spike of the inputs (layer 0) and of hidden layer ``l`` (layer ``l + 1``),
         with its window-relative step. The scheduler waits while it is not ready.
     o_potential : Out(stream.Signature(value, last))
         The output layer's final V, neuron 0 first.
     class_index, busy, done, load_error, code_error : Out
-    cycles, synaptic, membrane, weight_reads, saturations : Out(32)
-        Counters of the last inference (reset when one starts); ``spikes_<l>`` per layer.
+    cycles, synaptic, membrane, weight_reads, saturations, spikes_<l> : Out(32)
+        Counters of the last inference, reset when one starts. ``membrane`` counts what the
+        neuron rule does: one V update per neuron per integration step plus one threshold
+        subtraction per step of each block (the divider yields the same block lengths).
     """
 
     def __init__(self, config, network=None):
@@ -91,148 +94,181 @@ class TSCAccelerator(wiring.Component):
         c = self.config
         fmt = c.fmt
         images = weight_images(c, self.network) if self.network is not None else None
-        lanes = [NeuronLane(fmt, c.state_depth, c.weight_depth,
+        lanes = [NeuronLane(fmt, c.steps, c.state_depth, c.weight_depth,
                             images[k] if images else None) for k in range(c.lanes)]
         for k, lane in enumerate(lanes):
             m.submodules[f"lane{k}"] = lane
-        m.submodules.codes = codes = Memory(shape=signed(c.code_bits), depth=c.inputs, init=[])
-        code_w = codes.write_port()
-        code_r = codes.read_port()
+        lane_bits = (c.lanes - 1).bit_length()
 
         initial = [int(t) for t in self.network.network.thresholds] if self.network else \
             [1] * c.hidden
-        thresholds = Array(Signal(signed(fmt.v_bits), init=t, name=f"threshold{l}")
-                           for l, t in enumerate(initial))
-        const = lambda values: Array(Const(v, range(max(values) + 1)) for v in values)  # noqa
-        n_src, n_tgt = const(c.sources), const(c.layers)
-        groups, state_base, weight_base = const(c.groups), const(c.state_bases), \
-            const(c.weight_bases)
+        thresholds = Array(Signal(signed(fmt.v_bits), init=t, name=f"threshold{index}")
+                           for index, t in enumerate(initial))
+
+        def table(values):
+            return Array(Const(v, range(max(values) + 1)) for v in values)
+
+        n_src, n_tgt, groups = table(c.sources), table(c.layers), table(c.groups)
+        src_groups, src_base = table(c.source_groups), table(c.source_bases)
+        state_base, weight_base = table(c.state_bases), table(c.weight_bases)
 
         window = Signal(range(len(c.layers)))
         step = Signal(range(c.steps))
-        source = Signal(range(max(c.sources)))
-        group = Signal(range(max(c.groups) + 1))
-        row_base = Signal(range(c.weight_depth + 1))
-        neuron = Signal(range(c.layers[-1]))
+        scan = Signal(range(max(c.source_groups) + 1))       # source group being scanned
+        group = Signal(range(max(c.groups) + 1))             # target group of INIT/SYN/MEM
+        bit = Signal(range(c.quotient_bits))
+        pending = Signal(c.lanes)                            # spiking lanes of the scan group
+        pending_negative = Signal(c.lanes)
         negative = Signal()
+        row = Signal(range(c.weight_depth + 1))
+        neuron = Signal(range(c.layers[-1]))
         potential = Signal(signed(fmt.v_bits))
         best = Signal(signed(fmt.v_bits))
         received = Signal(range(c.inputs + 1))
-        lane_bits = (c.lanes - 1).bit_length()
-        fire_lane = source[:lane_bits] if lane_bits else Const(0)
-        fire_group = source >> lane_bits
-        hidden_window = window != 0
-        firing_threshold = thresholds[window - 1]
         is_output = window == len(c.layers) - 1
         v_init = Signal(signed(fmt.v_bits))
         if c.rounding == "nearest":
             m.d.comb += v_init.eq(Mux(is_output, 0, thresholds[window] >> 1))
 
-        counters = {name: getattr(self, name) for name in
-                    ("cycles", "synaptic", "membrane", "weight_reads", "saturations")}
+        counters = ("cycles", "synaptic", "membrane", "weight_reads", "saturations")
         spikes = Array(getattr(self, f"spikes_{layer}") for layer in range(c.hidden + 1))
-        popcount = lambda bits: sum(bits[1:], bits[0]) if bits else 0  # noqa: E731
+
+        def total(signals):
+            return sum(signals[1:], signals[0])
+
+        synaptic = total([lane.synaptic for lane in lanes])
         m.d.sync += [
-            self.synaptic.eq(self.synaptic + popcount([lane.synaptic for lane in lanes])),
-            self.weight_reads.eq(self.weight_reads + popcount([lane.synaptic for lane in lanes])),
-            self.membrane.eq(self.membrane + popcount([lane.membrane for lane in lanes])
-                             + popcount([lane.subtracted for lane in lanes])),
-            self.saturations.eq(self.saturations + popcount([lane.saturated for lane in lanes])),
+            self.synaptic.eq(self.synaptic + synaptic),
+            self.weight_reads.eq(self.weight_reads + synaptic),
+            self.membrane.eq(self.membrane + total([lane.membrane for lane in lanes])
+                             + total([lane.block for lane in lanes])),
+            self.saturations.eq(self.saturations + total([lane.saturated for lane in lanes])),
         ]
 
-        def issue(op, address, *, only_lane=None):
-            for k, lane in enumerate(lanes):
-                selected = 1 if only_lane is None else (fire_lane == k)
-                m.d.comb += [
-                    lane.op.eq(Mux(selected, op, Op.NOP)),
-                    lane.state_addr.eq(address),
-                    lane.count.eq(group * c.lanes + k < n_tgt[window]),
-                ]
+        # The lowest pending lane, and the pending set without it.
+        lowest = Signal(range(max(c.lanes, 2)))
+        for k in reversed(range(c.lanes)):
+            with m.If(pending[k]):
+                m.d.comb += lowest.eq(k)
+        remaining = pending & ~(Const(1, c.lanes) << lowest)
 
+        # SYN operands: from the registers during a burst, straight from the pending spike in
+        # the EMIT cycle that issues the burst's first op.
+        weight_addr = Signal.like(row)
+        syn_negative = Signal()
+        emit_index = Signal(range(max(c.sources) + c.lanes))
+        m.d.comb += [weight_addr.eq(row + group), syn_negative.eq(negative),
+                     emit_index.eq(scan * c.lanes + lowest)]
         for lane in lanes:
-            m.d.comb += [lane.weight_addr.eq(row_base + group), lane.negative.eq(negative),
-                         lane.first.eq(step == 0), lane.last.eq(step == c.steps - 1),
-                         lane.threshold.eq(firing_threshold), lane.v_init.eq(v_init)]
-        m.d.comb += [code_r.addr.eq(source),
-                     self.o_spike.payload.layer.eq(window), self.o_spike.payload.step.eq(step),
-                     self.o_spike.payload.index.eq(source),
-                     self.o_spike.payload.negative.eq(negative),
+            m.d.comb += [lane.weight_addr.eq(weight_addr), lane.negative.eq(syn_negative),
+                         lane.step.eq(step), lane.bit.eq(bit)]
+
+        def issue(op, address, real, operand=0, only_lane=None):
+            """Drive every lane (or one) with ``op`` on ``address``; ``real(k)`` says whether
+            lane ``k``'s neuron exists."""
+            for k, lane in enumerate(lanes):
+                selected = 1 if only_lane is None else (only_lane == k)
+                m.d.comb += [lane.op.eq(Mux(selected, op, Op.NOP)), lane.state_addr.eq(address),
+                             lane.count.eq(real(k)), lane.operand.eq(operand)]
+
+        def target_real(k):
+            return group * c.lanes + k < n_tgt[window]
+
+        def issue_scan(index):
+            issue(Op.SCAN, src_base[window] + index,
+                  lambda k: index * c.lanes + k < n_src[window])
+
+        m.d.comb += [self.o_spike.payload.layer.eq(window), self.o_spike.payload.step.eq(step),
+                     self.o_spike.payload.index.eq(emit_index),
+                     self.o_spike.payload.negative.eq(pending_negative.bit_select(lowest, 1)),
                      self.o_potential.payload.value.eq(potential),
                      self.o_potential.payload.last.eq(neuron == c.layers[-1] - 1)]
 
-        lane_spike = Array(lane.spike for lane in lanes)[fire_lane]
-        lane_negative = Array(lane.spike_negative for lane in lanes)[fire_lane]
-        code = code_r.data
-        magnitude = Mux(code < 0, -code, code)
-        code_spike = (code != 0) & ((step == 0) | (magnitude == step))
-        code_negative = Mux(step == 0, code < 0, code > 0)
 
-        def next_source():
-            with m.If(source == n_src[window] - 1):
-                m.d.sync += [group.eq(0)]
+        def after_spike(still_pending):
+            with m.If(still_pending != 0):
+                m.next = "EMIT"
+            with m.Elif(scan == src_groups[window] - 1):
+                m.d.sync += group.eq(0)
                 m.next = "MEM"
             with m.Else():
-                m.d.sync += [source.eq(source + 1), row_base.eq(row_base + groups[window])]
-                m.next = "FIRE_ISSUE"
+                m.d.sync += scan.eq(scan + 1)
+                m.next = "SCAN_ISSUE"
 
         with m.FSM(name="scheduler") as fsm:
             with m.State("IDLE"):
-                self._idle(m, c, code_w, received, thresholds, lanes)
+                self._idle(m, c, received, thresholds, lanes, issue, lane_bits)
                 with m.If(self.i_code.valid & (received == c.inputs - 1) &
                           (self.i_code.payload >= -(c.steps - 1)) &
                           (self.i_code.payload <= c.steps - 1)):
                     m.d.sync += [window.eq(0), group.eq(0), self.done.eq(0)]
-                    m.d.sync += [counter.eq(0) for counter in counters.values()]
+                    m.d.sync += [getattr(self, name).eq(0) for name in counters]
                     m.d.sync += [s.eq(0) for s in spikes]
                     m.next = "INIT"
             with m.State("INIT"):
-                issue(Op.INIT, state_base[window] + group)
+                issue(Op.INIT, state_base[window] + group, target_real, v_init)
                 m.d.sync += group.eq(group + 1)
                 with m.If(group == groups[window] - 1):
-                    m.d.sync += [step.eq(0), source.eq(0), group.eq(0),
-                                 row_base.eq(weight_base[window])]
-                    m.next = "FIRE_ISSUE"
-            with m.State("FIRE_ISSUE"):
-                with m.If(hidden_window):
-                    issue(Op.FIRE, state_base[window - 1] + fire_group, only_lane=True)
-                m.next = "FIRE_WAIT"
-            with m.State("FIRE_WAIT"):
-                spiked = Mux(hidden_window, lane_spike, code_spike)
-                m.d.sync += negative.eq(Mux(hidden_window, lane_negative, code_negative))
-                with m.If(spiked):
-                    m.d.sync += spikes[window].eq(spikes[window] + 1)
-                    m.next = "SPIKE_OUT"
+                    m.d.sync += [step.eq(0), scan.eq(0)]
+                    m.next = "SCAN_ISSUE"
+            with m.State("SCAN_ISSUE"):
+                issue_scan(scan)
+                m.next = "SCAN_WAIT"
+            with m.State("SCAN_WAIT"):
+                mask = Cat(lane.spike for lane in lanes)
+                with m.If(mask != 0):
+                    m.d.sync += [pending.eq(mask),
+                                 pending_negative.eq(Cat(lane.spike_negative for lane in lanes))]
+                    m.next = "EMIT"
+                with m.Elif(scan == src_groups[window] - 1):
+                    m.d.sync += group.eq(0)
+                    m.next = "MEM"
                 with m.Else():
-                    next_source()
-            with m.State("SPIKE_OUT"):
+                    # nothing fired in this group: scan the next one in the same cycle
+                    issue_scan(scan + 1)
+                    m.d.sync += scan.eq(scan + 1)
+            with m.State("EMIT"):
+                first_row = weight_base[window] + emit_index * groups[window]
+                spike_negative = pending_negative.bit_select(lowest, 1)
                 m.d.comb += self.o_spike.valid.eq(1)
                 with m.If(self.o_spike.ready):
-                    m.d.sync += group.eq(0)
-                    m.next = "SYN"
+                    m.d.comb += [weight_addr.eq(first_row), syn_negative.eq(spike_negative)]
+                    issue(Op.SYN, state_base[window], lambda k: k < n_tgt[window])
+                    m.d.sync += [spikes[window].eq(spikes[window] + 1), pending.eq(remaining),
+                                 negative.eq(spike_negative), row.eq(first_row), group.eq(1)]
+                    with m.If(groups[window] != 1):
+                        m.next = "SYN"
+                    with m.Else():
+                        after_spike(remaining)
             with m.State("SYN"):
-                issue(Op.SYN, state_base[window] + group)
+                issue(Op.SYN, state_base[window] + group, target_real)
                 m.d.sync += group.eq(group + 1)
                 with m.If(group == groups[window] - 1):
-                    next_source()
+                    after_spike(pending)
             with m.State("MEM"):
-                issue(Op.MEM, state_base[window] + group)
+                issue(Op.MEM, state_base[window] + group, target_real)
                 m.d.sync += group.eq(group + 1)
                 with m.If(group == groups[window] - 1):
-                    m.d.sync += [source.eq(0), group.eq(0), row_base.eq(weight_base[window])]
+                    m.d.sync += [scan.eq(0), group.eq(0), bit.eq(c.quotient_bits - 1)]
                     with m.If(step != c.steps - 1):
                         m.d.sync += step.eq(step + 1)
-                        m.next = "FIRE_ISSUE"
+                        m.next = "SCAN_ISSUE"
                     with m.Elif(is_output):
                         m.d.sync += neuron.eq(0)
                         m.next = "OUT_ISSUE"
                     with m.Else():
-                        m.d.sync += window.eq(window + 1)
+                        m.next = "DECIDE"
+            with m.State("DECIDE"):
+                issue(Op.DIV, state_base[window] + group, target_real, thresholds[window])
+                m.d.sync += bit.eq(bit - 1)
+                with m.If(bit == 0):
+                    m.d.sync += [bit.eq(c.quotient_bits - 1), group.eq(group + 1)]
+                    with m.If(group == groups[window] - 1):
+                        m.d.sync += [window.eq(window + 1), group.eq(0)]
                         m.next = "INIT"
             with m.State("OUT_ISSUE"):
                 out_lane = neuron[:lane_bits] if lane_bits else Const(0)
-                for lane in lanes:
-                    m.d.comb += [lane.op.eq(Op.READ),
-                                 lane.state_addr.eq(state_base[window] + (neuron >> lane_bits))]
+                issue(Op.READ, state_base[window] + (neuron >> lane_bits), lambda k: 1)
                 m.next = "OUT_WAIT"
             with m.State("OUT_WAIT"):
                 value = Array(lane.potential for lane in lanes)[out_lane]
@@ -254,19 +290,20 @@ class TSCAccelerator(wiring.Component):
             m.d.sync += self.cycles.eq(self.cycles + 1)
         return m
 
-    def _idle(self, m, c, code_w, received, thresholds, lanes):
-        """Accept codes and load words while idle."""
+    def _idle(self, m, c, received, thresholds, lanes, issue, lane_bits):
+        """Accept codes (stored as block lengths) and load words while idle."""
         m.d.comb += [self.i_code.ready.eq(1), self.i_load.ready.eq(1)]
         code = self.i_code.payload
         with m.If(self.i_code.valid):
             with m.If((code < -(c.steps - 1)) | (code > c.steps - 1)):
                 m.d.sync += [self.code_error.eq(1), received.eq(0)]
             with m.Else():
-                m.d.comb += [code_w.addr.eq(received), code_w.data.eq(code), code_w.en.eq(1)]
+                lane = received[:lane_bits] if lane_bits else Const(0)
+                issue(Op.SETK, c.input_base + (received >> lane_bits), lambda k: 1, code,
+                      only_lane=lane)
                 m.d.sync += received.eq(Mux(received == c.inputs - 1, 0, received + 1))
         address, value = self.i_load.payload.address, self.i_load.payload.value
         weight_words = c.weight_depth * c.lanes
-        lane_bits = (c.lanes - 1).bit_length()
         bad = Signal()
         with m.If(self.i_load.valid):
             with m.If(address < weight_words):

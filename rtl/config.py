@@ -61,6 +61,10 @@ class AcceleratorConfig:
             raise ValueError(f"lanes must be a power of two, not {self.lanes!r}")
         if self.rounding not in ROUNDINGS:
             raise ValueError(f"rounding must be one of {ROUNDINGS}, not {self.rounding!r}")
+        if self.fmt.dvdt_bits <= max(1, (self.steps - 1).bit_length()):
+            raise ValueError(f"dvdt_bits ({self.fmt.dvdt_bits}) must exceed the bits of a block "
+                             f"length at N={self.steps}: the dV/dt field holds it after "
+                             f"integration")
         if self.fmt.weight_bits != 8:
             raise ValueError(f"the accelerator stores int8 weights, not {self.fmt.weight_bits}-bit")
 
@@ -123,8 +127,26 @@ class AcceleratorConfig:
         return tuple(bases)
 
     @property
-    def state_depth(self):
+    def source_groups(self):
+        """Groups of each layer's source layer (the inputs for layer 0)."""
+        return tuple(_ceil_div(n, self.lanes) for n in self.sources)
+
+    @property
+    def input_base(self):
+        """State address of the input codes, after every layer's neurons."""
         return sum(self.groups)
+
+    @property
+    def source_bases(self):
+        return (self.input_base,) + self.state_bases[:-1]
+
+    @property
+    def state_depth(self):
+        return sum(self.groups) + _ceil_div(self.inputs, self.lanes)
+
+    @property
+    def quotient_bits(self):
+        return max(1, (self.steps - 1).bit_length())
 
     @property
     def weight_bases(self):

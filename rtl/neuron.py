@@ -5,6 +5,13 @@ Stage 1 (the cycle an op is issued) presents the state and weight addresses to s
 RAM; stage 2 (the next cycle) computes the update, writes it back and reports its effects.
 The state RAM's read port is transparent to its write port, so an op may read the neuron
 that the op just before it writes.
+
+State word of a neuron: ``dV/dt`` (``dvdt_bits``), ``V`` (``v_bits``) and a flag. After its
+integration window a hidden neuron's block length ``k = min(floor(V / Vth), N - 1)`` is
+computed by a restoring divider, one quotient bit per DIV op, and kept in the ``dV/dt``
+field, which the neuron no longer needs; the fire window's spikes are then ``+1`` at step 0
+and ``-1`` at step ``k`` exactly as the per-step rule gives them. Input codes are stored the
+same way (``k = |c|``, the flag holding the sign), so one SCAN op serves every source layer.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -15,15 +22,17 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["Op", "NeuronLane"]
 
 
-class Op(enum.Enum, shape=3):
+class Op(enum.Enum, shape=4):
     """What the lane does to one neuron."""
 
     NOP = 0
-    INIT = 1   # dV/dt = 0, V = v_init, on = 0
+    INIT = 1   # dV/dt = 0, V = v_init, flag = 0
     SYN = 2    # dV/dt = sat(dV/dt +- w)
     MEM = 3    # V = sat(V + dV/dt)
-    FIRE = 4   # one step of the fire window
-    READ = 5   # report V
+    DIV = 4    # one quotient bit of k = min(floor(V / Vth), N - 1)
+    SCAN = 5   # report the spike of fire-window step `step`
+    READ = 6   # report V
+    SETK = 7   # store an input code: k = |code|, flag = code < 0
 
 
 def _saturate(value, bits):
@@ -40,6 +49,8 @@ class NeuronLane(wiring.Component):
     ----------
     fmt : model.fixedpoint.FixedPointFormat
         ``dvdt_bits`` and ``v_bits`` of the state; weights are 8-bit.
+    steps : int
+        N; block lengths are at most ``N - 1``.
     state_depth, weight_depth : int
         Neurons and weights held by this lane.
     weight_init : list of int or None
@@ -47,21 +58,36 @@ class NeuronLane(wiring.Component):
 
     Members
     -------
-    op, state_addr, weight_addr, negative, first, last, threshold, v_init, count : In
-        Stage 1: the op and its operands. ``negative`` is the sign of a SYN event; ``first`` /
-        ``last`` mark the fire window's first and last step; ``count`` says the neuron is
-        real (not padding), so that its effects are counted.
+    op, state_addr, weight_addr : In
+        Stage 1: the op and its addresses.
+    negative : In(1)
+        Sign of a SYN event.
+    operand : In(signed(v_bits))
+        ``V`` for INIT, ``Vth`` for DIV, the code for SETK.
+    bit : In
+        The quotient bit of a DIV op (``B - 1`` first, ``B = (N - 1).bit_length()``).
+    step : In
+        The fire-window step of a SCAN op.
+    count : In(1)
+        The neuron is real (not padding): its effects count and it may spike.
     load_addr, load_data, load_en : In
         Weight write port.
-    spike, spike_negative, saturated, subtracted, synaptic, membrane, potential : Out
-        Stage 2: the effects of the op issued in the previous cycle.
+    spike, spike_negative, saturated, synaptic, membrane, potential, block : Out
+        Stage 2: the effects of the op issued in the previous cycle. ``membrane`` is 1 for a
+        MEM op; ``block`` is ``k`` after the last DIV op (the neuron's threshold
+        subtractions under the per-step rule).
     """
 
-    def __init__(self, fmt, state_depth, weight_depth, weight_init=None):
-        for name, value in (("state_depth", state_depth), ("weight_depth", weight_depth)):
+    def __init__(self, fmt, steps, state_depth, weight_depth, weight_init=None):
+        for name, value in (("state_depth", state_depth), ("weight_depth", weight_depth),
+                            ("steps", steps)):
             if not isinstance(value, int) or value < 1:
                 raise TypeError(f"{name} must be a positive integer, not {value!r}")
-        self.fmt = fmt
+        self.quotient_bits = max(1, (steps - 1).bit_length())
+        if fmt.dvdt_bits <= self.quotient_bits:
+            raise ValueError(f"dvdt_bits ({fmt.dvdt_bits}) must exceed the {self.quotient_bits} "
+                             f"bits of a block length at N={steps}")
+        self.fmt, self.steps = fmt, steps
         self.state_depth, self.weight_depth = state_depth, weight_depth
         self.weight_init = list(weight_init or [])
         if len(self.weight_init) > weight_depth:
@@ -70,17 +96,17 @@ class NeuronLane(wiring.Component):
         sa, wa = max(1, (state_depth - 1).bit_length()), max(1, (weight_depth - 1).bit_length())
         super().__init__({
             "op": In(Op), "state_addr": In(sa), "weight_addr": In(wa), "negative": In(1),
-            "first": In(1), "last": In(1), "threshold": In(signed(fmt.v_bits)),
-            "v_init": In(signed(fmt.v_bits)), "count": In(1),
+            "operand": In(signed(fmt.v_bits)), "bit": In(range(self.quotient_bits)),
+            "step": In(range(steps)), "count": In(1),
             "load_addr": In(wa), "load_data": In(signed(8)), "load_en": In(1),
             "spike": Out(1), "spike_negative": Out(1), "saturated": Out(1),
-            "subtracted": Out(1), "synaptic": Out(1), "membrane": Out(1),
-            "potential": Out(signed(fmt.v_bits)),
+            "synaptic": Out(1), "membrane": Out(1),
+            "potential": Out(signed(fmt.v_bits)), "block": Out(range(steps)),
         })
 
     def elaborate(self, platform):
         m = Module()
-        d, v_bits = self.fmt.dvdt_bits, self.fmt.v_bits
+        d, v_bits, q_bits = self.fmt.dvdt_bits, self.fmt.v_bits, self.quotient_bits
         m.submodules.state = state = Memory(shape=unsigned(d + v_bits + 1),
                                             depth=self.state_depth, init=[])
         m.submodules.weights = weights = Memory(shape=signed(8), depth=self.weight_depth,
@@ -98,46 +124,58 @@ class NeuronLane(wiring.Component):
         # Stage 2 registers: the op issued in the previous cycle and its operands.
         op = Signal(Op)
         addr = Signal.like(self.state_addr)
-        negative, first, last, count = Signal(), Signal(), Signal(), Signal()
-        threshold = Signal.like(self.threshold)
-        v_init = Signal.like(self.v_init)
+        negative, count = Signal(), Signal()
+        operand = Signal.like(self.operand)
+        bit = Signal.like(self.bit)
+        step = Signal.like(self.step)
         m.d.sync += [op.eq(self.op), addr.eq(self.state_addr), negative.eq(self.negative),
-                     first.eq(self.first), last.eq(self.last), count.eq(self.count),
-                     threshold.eq(self.threshold), v_init.eq(self.v_init)]
+                     count.eq(self.count), operand.eq(self.operand), bit.eq(self.bit),
+                     step.eq(self.step)]
 
         dvdt = state_r.data[:d].as_signed()
+        k = state_r.data[:d]  # the same field read as a block length after integration
         v = state_r.data[d:d + v_bits].as_signed()
-        on = state_r.data[d + v_bits]
-        new_dvdt, new_v, new_on = Signal(signed(d)), Signal(signed(v_bits)), Signal()
-        m.d.comb += [new_dvdt.eq(dvdt), new_v.eq(v), new_on.eq(on), self.potential.eq(v)]
+        flag = state_r.data[d + v_bits]
+        new_dvdt, new_v, new_flag = Signal(d), Signal(signed(v_bits)), Signal()
+        m.d.comb += [new_dvdt.eq(state_r.data[:d]), new_v.eq(v), new_flag.eq(flag),
+                     self.potential.eq(v)]
 
         weight = weight_r.data
         syn_sum, syn_clip = _saturate(dvdt + Mux(negative, -weight, weight), d)
         mem_sum, mem_clip = _saturate(v + dvdt, v_bits)
-        reaches = v >= threshold
+        # Restoring division: the remainder lives in V, the quotient in the dV/dt field.
+        divisor = Signal(signed(v_bits + q_bits + 1))
+        m.d.comb += divisor.eq(operand << bit)
+        quotient_in = Mux(bit == q_bits - 1, 0, k[:q_bits])
+        takes = v >= divisor
+        quotient = quotient_in | Mux(takes, Const(1, q_bits) << bit, 0)
+        capped = Mux(quotient > self.steps - 1, self.steps - 1, quotient)
         with m.Switch(op):
             with m.Case(Op.INIT):
-                m.d.comb += [new_dvdt.eq(0), new_v.eq(v_init), new_on.eq(0)]
+                m.d.comb += [new_dvdt.eq(0), new_v.eq(operand), new_flag.eq(0)]
             with m.Case(Op.SYN):
                 m.d.comb += [new_dvdt.eq(syn_sum), self.saturated.eq(syn_clip & count),
                              self.synaptic.eq(count)]
             with m.Case(Op.MEM):
                 m.d.comb += [new_v.eq(mem_sum), self.saturated.eq(mem_clip & count),
                              self.membrane.eq(count)]
-            with m.Case(Op.FIRE):
-                with m.If(first):
-                    with m.If(reaches):
-                        m.d.comb += [self.spike.eq(1), new_v.eq(v - threshold), new_on.eq(1),
-                                     self.subtracted.eq(1)]
-                with m.Elif(on):
-                    with m.If(~reaches | last):
-                        m.d.comb += [self.spike.eq(1), self.spike_negative.eq(1),
-                                     new_on.eq(0)]
-                    with m.Else():
-                        m.d.comb += [new_v.eq(v - threshold), self.subtracted.eq(1)]
+            with m.Case(Op.DIV):
+                m.d.comb += [new_v.eq(Mux(takes, v - divisor, v)), new_flag.eq(0),
+                             new_dvdt.eq(Mux(bit == 0, capped, quotient))]
+                with m.If((bit == 0) & count):
+                    m.d.comb += self.block.eq(capped)
+            with m.Case(Op.SCAN):
+                m.d.comb += [
+                    self.spike.eq(count & (k != 0) & ((step == 0) | (k == step))),
+                    self.spike_negative.eq(flag ^ (step != 0)),
+                ]
+            with m.Case(Op.SETK):
+                m.d.comb += [new_dvdt.eq(Mux(operand < 0, -operand, operand)),
+                             new_flag.eq(operand < 0)]
         m.d.comb += [
             state_w.addr.eq(addr),
-            state_w.data.eq(Cat(new_dvdt, new_v, new_on)),
-            state_w.en.eq((op == Op.INIT) | (op == Op.SYN) | (op == Op.MEM) | (op == Op.FIRE)),
+            state_w.data.eq(Cat(new_dvdt, new_v, new_flag)),
+            state_w.en.eq((op == Op.INIT) | (op == Op.SYN) | (op == Op.MEM) |
+                          (op == Op.DIV) | (op == Op.SETK)),
         ]
         return m

@@ -36,7 +36,7 @@ def test_random_saturating_networks(simulator):
     run_cocotb(simulator, "saturating", qnet, x, lanes=4, backpressure=0.3)
 
 
-@pytest.mark.parametrize("simulator, images", [("verilator", 200), ("icarus", 20)])
+@pytest.mark.parametrize("simulator, images", [("verilator", 200), ("icarus", 40)])
 def test_digits_network(simulator, images, digits_qnet):
     qnet, split = digits_qnet
     report = run_cocotb(simulator, "digits", qnet, split.x_test[:images], lanes=8)
