@@ -187,12 +187,12 @@ def weight_images(config, qnet):
 
 
 def load_words(config, qnet):
-    """``(address, value)`` pairs that load ``qnet`` through the load port: every weight, then
-    every hidden threshold. Weight address ``word * lanes + lane``; threshold ``l`` at
+    """``(address, value)`` pairs, in ascending address, that load ``qnet`` through the load
+    port: every weight, then every hidden threshold. Weight address ``word * lanes + lane``; threshold ``l`` at
     ``weight_depth * lanes + l``."""
-    words = []
-    for lane, image in enumerate(weight_images(config, qnet)):
-        words += [(word * config.lanes + lane, w) for word, w in enumerate(image)]
+    images = weight_images(config, qnet)
+    words = [(word * config.lanes + lane, images[lane][word])
+             for word in range(config.weight_depth) for lane in range(config.lanes)]
     top = config.weight_depth * config.lanes
     words += [(top + index, int(th)) for index, th in enumerate(qnet.network.thresholds)]
     return words

@@ -1,0 +1,101 @@
+"""The framed serial protocol between a host and the accelerator (``docs/protocol.md``).
+
+Frame, both directions::
+
+    0xA5 | command (1) | length (2, LE) | payload (length bytes) | CRC-16 (2, LE)
+
+The CRC is CRC-16/CCITT-FALSE (polynomial 0x1021, initial 0xFFFF, no reflection, no final
+XOR) over command, length and payload. The board answers every frame: ``command | 0x80``
+with a payload on success, or ``ERROR`` with one byte saying why. A frame that fails any
+check changes nothing on the board.
+"""
+
+import struct
+from dataclasses import dataclass
+
+__all__ = ["SOF", "MAX_PAYLOAD", "Command", "ErrorCode", "crc16", "encode_frame",
+           "FrameDecoder", "ProtocolError", "COUNTERS"]
+
+SOF = 0xA5
+MAX_PAYLOAD = 1024
+REPLY = 0x80
+# Counters in the order RESULT carries them, after the class and the potentials.
+COUNTERS = ("cycles", "synaptic", "membrane", "weight_reads", "saturations")
+
+
+class Command:
+    PING = 0x01     # -> INFO: b"TSC1", inputs u16, outputs u16, steps u16, lanes u8,
+    #                   hidden u8, weight_words u32, v_bits u8, dvdt_bits u8
+    LOAD8 = 0x02    # address u32, then int8 weights (load-port addresses address, address+1...)
+    LOAD32 = 0x03   # address u32, then int32 values (weights or thresholds)
+    RUN = 0x04      # one int8 input code per input -> RESULT
+    ERROR = 0x7F    # board -> host: one ErrorCode byte
+
+
+class ErrorCode:
+    CRC = 1         # checksum mismatch
+    LENGTH = 2      # payload too long, or the wrong length for the command
+    COMMAND = 3     # unknown command
+    LOAD = 4        # a load word out of range (address or value): nothing was written
+    TIMEOUT = 5     # the frame stalled mid-way
+    CODE = 6        # an input code outside [-(N-1), N-1]
+    NAMES = {1: "checksum mismatch", 2: "bad length", 3: "unknown command",
+             4: "load out of range", 5: "frame timed out", 6: "input code out of range"}
+
+
+class ProtocolError(RuntimeError):
+    """The board answered with an error, or the host could not read a valid answer."""
+
+
+def crc16(data, crc=0xFFFF):
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def encode_frame(command, payload=b""):
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
+    body = bytes([command]) + struct.pack("<H", len(payload)) + bytes(payload)
+    return bytes([SOF]) + body + struct.pack("<H", crc16(body))
+
+
+@dataclass
+class Frame:
+    command: int
+    payload: bytes
+
+
+class FrameDecoder:
+    """Incremental decoder of board replies: feed bytes, get complete frames."""
+
+    def __init__(self):
+        self.buffer = bytearray()
+
+    def feed(self, data):
+        self.buffer += data
+        frames = []
+        while True:
+            start = self.buffer.find(bytes([SOF]))
+            if start < 0:
+                self.buffer.clear()
+                return frames
+            del self.buffer[:start]
+            if len(self.buffer) < 4:
+                return frames
+            length = self.buffer[2] | self.buffer[3] << 8
+            if length > MAX_PAYLOAD:
+                del self.buffer[:1]
+                continue
+            if len(self.buffer) < 6 + length:
+                return frames
+            body = bytes(self.buffer[1:4 + length])
+            (crc,) = struct.unpack_from("<H", self.buffer, 4 + length)
+            if crc != crc16(body):
+                del self.buffer[:1]
+                continue
+            frames.append(Frame(body[0], body[3:]))
+            del self.buffer[:6 + length]
