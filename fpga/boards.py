@@ -1,0 +1,74 @@
+"""Board targets: which amaranth-boards platform, clock, FPGA resources and toolchain."""
+
+from dataclasses import dataclass
+
+__all__ = ["Board", "BOARDS", "get_board", "ice40_pll"]
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    module: str          # amaranth_boards module
+    platform: str        # platform class in it
+    family: str          # "ice40" or "ecp5"
+    clock_mhz: float     # the board's oscillator
+    logic: int           # logic cells (iCE40) or LUT4 (ECP5)
+    ebr: int             # block RAMs
+    ebr_bits: int        # bits per block RAM
+    spram: int = 0
+    dsp: int = 0
+    notes: str = ""
+
+    def load_platform(self):
+        import importlib
+        platform = getattr(importlib.import_module(f"amaranth_boards.{self.module}"),
+                           self.platform)()
+        if self.family == "ecp5":
+            # The ULX3S platform lists openFPGALoader as required even to build; building
+            # needs only Yosys, nextpnr-ecp5 and ecppack.
+            platform.required_tools = [t for t in platform.required_tools
+                                       if t != "openFPGALoader"]
+        return platform
+
+
+BOARDS = {b.name: b for b in (
+    Board("icebreaker", "icebreaker", "ICEBreakerPlatform", "ice40", 12.0, 5280, 30, 4096,
+          4, 8, "iCE40UP5K; FT2232H channel B is the UART"),
+    Board("icesugar", "icesugar", "ICESugarPlatform", "ice40", 12.0, 5280, 30, 4096, 4, 8,
+          "iCE40UP5K"),
+    Board("ice40-hx8k-evn", "ice40_hx8k_b_evn", "ICE40HX8KBEVNPlatform", "ice40", 12.0, 7680,
+          32, 4096, 0, 0, "iCE40HX8K breakout; FT2232H UART"),
+    Board("ulx3s-85f", "ulx3s", "ULX3S_85F_Platform", "ecp5", 25.0, 83640, 208, 18432, 0, 156,
+          "ECP5 LFE5U-85F; FT231X UART"),
+)}
+
+
+def get_board(name):
+    if name not in BOARDS:
+        raise ValueError(f"unknown board {name!r}; known boards: {', '.join(BOARDS)} "
+                         f"(python -m rtl.build --list-boards)")
+    return BOARDS[name]
+
+
+def ice40_pll(f_in_mhz, f_out_mhz):
+    """iCE40 PLL settings (DIVR, DIVF, DIVQ, FILTER_RANGE, achieved MHz) closest to
+    ``f_out_mhz``, within the data sheet's PFD (10-133 MHz) and VCO (533-1066 MHz) ranges."""
+    best = None
+    for divr in range(16):
+        pfd = f_in_mhz / (divr + 1)
+        if not 10 <= pfd <= 133:
+            continue
+        for divf in range(128):
+            vco = pfd * (divf + 1)
+            if not 533 <= vco <= 1066:
+                continue
+            for divq in range(1, 7):
+                out = vco / (1 << divq)
+                if best is None or abs(out - f_out_mhz) < abs(best[4] - f_out_mhz):
+                    filter_range = next(i for i, top in enumerate((17, 26, 44, 66, 101, 1e9), 1)
+                                        if pfd < top)
+                    best = (divr, divf, divq, filter_range, out)
+    if best is None or not 16 <= f_out_mhz <= 275:
+        raise ValueError(f"no iCE40 PLL setting gives {f_out_mhz} MHz from {f_in_mhz} MHz "
+                         f"(outputs 16 to 275 MHz)")
+    return best

