@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module
+from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
 from fpga.boards import BOARDS, get_board, ice40_pll
@@ -23,8 +23,7 @@ from fpga.protocol import MAX_PAYLOAD
 from model.netfile import NetworkFileError, read_network
 
 from .config import AcceleratorConfig, NetworkMismatch
-from .link import HostLink
-from .uart import UARTRx, UARTTx
+from .serial_top import SerialAccelerator
 
 __all__ = ["BoardTop", "estimate_memories", "estimate_cycles", "build", "main"]
 
@@ -48,7 +47,7 @@ class BoardTop(Elaboratable):
         if self.board.family == "ice40" and self.clock_mhz != self.board.clock_mhz:
             divr, divf, divq, filter_range, _ = ice40_pll(self.board.clock_mhz, self.clock_mhz)
             clk_in = platform.request(platform.default_clk, dir="-")
-            clk_out, lock = ClockSignal("sync"), Signal_(1)
+            clk_out, lock = ClockSignal("sync"), Signal()
             m.domains.sync = ClockDomain("sync")
             m.submodules.pll = Instance(
                 "SB_PLL40_PAD", p_FEEDBACK_PATH="SIMPLE", p_DIVR=divr, p_DIVF=divf,
@@ -60,22 +59,11 @@ class BoardTop(Elaboratable):
             raise ValueError(f"{self.board.name}: only its {self.board.clock_mhz} MHz clock is "
                              f"supported (no PLL for {self.board.family} yet)")
         uart = platform.request("uart", 0)
-        m.submodules.rx = rx = UARTRx(self.divisor)
-        m.submodules.tx = tx = UARTTx(self.divisor)
         timeout = int(self.clock_mhz * 1e6 * 0.1)  # 100 ms without a byte mid-frame
-        m.submodules.link = link = HostLink(self.config, self.network, timeout)
-        m.d.comb += [rx.rx.eq(uart.rx.i), uart.tx.o.eq(tx.tx),
-                     link.i_byte.valid.eq(rx.o_data.valid),
-                     link.i_byte.payload.eq(rx.o_data.payload),
-                     tx.i_data.valid.eq(link.o_byte.valid),
-                     tx.i_data.payload.eq(link.o_byte.payload),
-                     link.o_byte.ready.eq(tx.i_data.ready)]
+        m.submodules.serial = serial = SerialAccelerator(self.config, self.network,
+                                                         self.divisor, timeout)
+        m.d.comb += [serial.rx.eq(uart.rx.i), uart.tx.o.eq(serial.tx)]
         return m
-
-
-def Signal_(width):  # noqa: N802  (a local alias keeps the import list short)
-    from amaranth import Signal
-    return Signal(width)
 
 
 def estimate_memories(board, config):

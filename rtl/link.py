@@ -124,6 +124,7 @@ class HostLink(wiring.Component):
                 fail(ErrorCode.TIMEOUT)
 
         signed_byte = byte.as_signed()
+        crc_rx = crc16_update(m, crc, byte, "crc_rx")
         with m.FSM(name="link"):
             with m.State("SOF"):
                 with m.If(got & (byte == SOF)):
@@ -134,7 +135,7 @@ class HostLink(wiring.Component):
                     m.d.comb += receiving.eq(1)
                     stalled()
                     with m.If(got):
-                        m.d.sync += crc.eq(crc16_update(crc, byte))
+                        m.d.sync += crc.eq(crc_rx)
                         if name == "CMD":
                             m.d.sync += command.eq(byte)
                         else:
@@ -145,7 +146,7 @@ class HostLink(wiring.Component):
                 stalled()
                 with m.If(got):
                     full = Cat(length[:8], byte)
-                    m.d.sync += [crc.eq(crc16_update(crc, byte)), length[8:].eq(byte),
+                    m.d.sync += [crc.eq(crc_rx), length[8:].eq(byte),
                                  index.eq(0), code_bad.eq(0), load_bad.eq(0), address.eq(0)]
                     with m.If(full > MAX_PAYLOAD):
                         fail(ErrorCode.LENGTH)
@@ -158,7 +159,7 @@ class HostLink(wiring.Component):
                 stalled()
                 with m.If(got):
                     m.d.comb += [buf_w.addr.eq(index), buf_w.data.eq(byte), buf_w.en.eq(1)]
-                    m.d.sync += [crc.eq(crc16_update(crc, byte)), index.eq(index + 1)]
+                    m.d.sync += [crc.eq(crc_rx), index.eq(index + 1)]
                     for k in range(4):
                         with m.If(index == k):
                             m.d.sync += address.word_select(k, 8).eq(byte)
@@ -298,7 +299,7 @@ class HostLink(wiring.Component):
                 m.d.comb += [self.o_byte.valid.eq(1), self.o_byte.payload.eq(value)]
                 with m.If(self.o_byte.ready):
                     if checked:
-                        m.d.sync += crc.eq(crc16_update(crc, value))
+                        m.d.sync += crc.eq(crc16_update(m, crc, value, f"crc_{name.lower()}"))
                     if number < len(steps) - 1:
                         m.next = steps[number + 1][0]
                     else:
@@ -308,7 +309,7 @@ class HostLink(wiring.Component):
         with m.State("TX_PAYLOAD"):
             m.d.comb += [self.o_byte.valid.eq(1), self.o_byte.payload.eq(payload_byte)]
             with m.If(self.o_byte.ready):
-                m.d.sync += [crc.eq(crc16_update(crc, payload_byte)),
+                m.d.sync += [crc.eq(crc16_update(m, crc, payload_byte, "crc_payload")),
                              reply_index.eq(reply_index + 1)]
                 with m.If(reply_index == reply_length - 1):
                     m.next = "TX_CRC0"

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "verif"
 SIMULATORS = ("verilator", "icarus")
 
-__all__ = ["SIMULATORS", "run_cocotb"]
+__all__ = ["BUILD", "SIMULATORS", "run_cocotb", "simulate"]
 
 
 def _tool_env(simulator):
@@ -57,12 +57,9 @@ def _fields(layout):
 def run_cocotb(simulator, name, qnet, x, lanes, backpressure=0.0):
     """Generate, build and run; return the testbench's report (cycles per image) with the
     wall-clock seconds of the simulation run (``seconds``)."""
-    _tool_env(simulator)
     build = BUILD / f"{name}-{simulator}"
     build.mkdir(parents=True, exist_ok=True)
     verilog, dut = generate(qnet, build / "rtl", lanes)
-    if simulator == "icarus":
-        _icarus_time_zero(verilog)
     vectors = {
         "seed": 1, "backpressure": backpressure, "code_bits": dut.config.code_bits,
         "spike_fields": _fields(dut._spike_layout),
@@ -72,19 +69,28 @@ def run_cocotb(simulator, name, qnet, x, lanes, backpressure=0.0):
                     "counters": w.counters} for w in expected(qnet, x)],
     }
     (build / "vectors.json").write_text(json.dumps(vectors))
+    return simulate(simulator, build, verilog, TOP, "verif.tb_accelerator",
+                    {"TSC_VECTORS": str(build / "vectors.json")})
+
+
+def simulate(simulator, build, verilog, top, test_module, env):
+    """Build ``verilog`` and run the cocotb ``test_module`` on it in ``build``; the module
+    writes its report to ``$TSC_REPORT``. Return the report with the run's wall-clock
+    ``seconds``."""
+    _tool_env(simulator)
+    if simulator == "icarus":
+        _icarus_time_zero(verilog)
     waves = os.environ.get("TSC_WAVES") == "1"
     runner = get_runner(simulator)
-    runner.build(sources=[verilog], hdl_toplevel=TOP, build_dir=build,
-                 build_args=["-Wno-fatal", "-Wno-lint"]
-                 if simulator == "verilator" else [],
+    runner.build(sources=[verilog], hdl_toplevel=top, build_dir=build,
+                 build_args=["-Wno-fatal", "-Wno-lint"] if simulator == "verilator" else [],
                  timescale=("1ns", "1ps"), waves=waves, always=True)
     report = build / "report.json"
     report.unlink(missing_ok=True)
     started = time.perf_counter()
-    results = runner.test(test_module="verif.tb_accelerator", hdl_toplevel=TOP, build_dir=build,
+    results = runner.test(test_module=test_module, hdl_toplevel=top, build_dir=build,
                           test_dir=build, waves=waves,
-                          extra_env={"TSC_VECTORS": str(build / "vectors.json"),
-                                     "TSC_REPORT": str(report)})
+                          extra_env={**env, "TSC_REPORT": str(report)})
     tests, failures = get_results(results)
     assert tests == 1 and failures == 0, f"cocotb reported {failures} failure(s); see {build}"
     return {**json.loads(report.read_text()), "seconds": time.perf_counter() - started}

@@ -1,0 +1,115 @@
+"""Host side of the protocol: talk to an accelerator over any byte transport (a serial port,
+or a pseudo-terminal that a simulation serves)."""
+
+import struct
+import time
+from dataclasses import dataclass
+
+from rtl.config import AcceleratorConfig, load_words
+
+from .protocol import (COUNTERS, MAX_PAYLOAD, Command, ErrorCode, FrameDecoder, ProtocolError,
+                       encode_frame)
+
+__all__ = ["Info", "Result", "Device"]
+
+
+@dataclass(frozen=True)
+class Info:
+    inputs: int
+    outputs: int
+    steps: int
+    lanes: int
+    hidden: int
+    weight_words: int
+    v_bits: int
+    dvdt_bits: int
+
+
+@dataclass(frozen=True)
+class Result:
+    class_index: int
+    potentials: list
+    counters: dict
+
+
+class Device:
+    """One accelerator behind ``port``: an object with ``write(bytes)`` and ``read(n)`` that
+    returns what is there (possibly nothing) within its own timeout, as pyserial's does.
+
+    Every request waits at most ``timeout`` seconds for its reply and raises
+    :class:`~fpga.protocol.ProtocolError` instead of hanging.
+    """
+
+    def __init__(self, port, timeout=2.0):
+        self.port, self.timeout = port, timeout
+        self.decoder = FrameDecoder()
+        self._info = None
+
+    def request(self, command, payload=b""):
+        self.port.write(encode_frame(command, payload))
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            frames = self.decoder.feed(self.port.read(256))
+            if frames:
+                frame = frames[0]
+                if frame.command == Command.ERROR:
+                    code = frame.payload[0] if frame.payload else 0
+                    raise ProtocolError(f"the board refused command {command:#04x}: "
+                                        f"{ErrorCode.NAMES.get(code, f'error {code}')}")
+                if frame.command != command | 0x80:
+                    raise ProtocolError(f"reply {frame.command:#04x} to command {command:#04x}")
+                return frame.payload
+        raise ProtocolError(f"no reply to command {command:#04x} within {self.timeout} s; is "
+                            f"the board programmed and the port right?")
+
+    def info(self):
+        if self._info is None:
+            payload = self.request(Command.PING)
+            if payload[:4] != b"TSC1":
+                raise ProtocolError(f"not a tsc-snn accelerator (PING answered {payload[:4]!r})")
+            self._info = Info(*struct.unpack_from("<HHHBBIBB", payload, 4))
+        return self._info
+
+    def config_for(self, qnet):
+        """The accelerator's parameters for ``qnet``, checked against what the board reports;
+        raises :class:`rtl.config.NetworkMismatch` naming the difference."""
+        info = self.info()
+        config = AcceleratorConfig.from_network(qnet, info.lanes)
+        board = AcceleratorConfig(info.inputs, config.layers[:-1] + (info.outputs,), info.steps,
+                                  type(qnet.fmt)(8, info.dvdt_bits, info.v_bits), qnet.rounding,
+                                  info.lanes)
+        board.check_network(qnet)
+        if config.weight_depth * config.lanes != info.weight_words:
+            from rtl.config import NetworkMismatch
+            raise NetworkMismatch(f"the network has {config.weight_depth * config.lanes} weight "
+                                  f"words, the board {info.weight_words}")
+        return config
+
+    def load(self, qnet, progress=None):
+        """Load ``qnet``'s weights and thresholds; ``progress(done, total)`` after each frame."""
+        config = self.config_for(qnet)
+        words = load_words(config, qnet)
+        top = config.weight_depth * config.lanes
+        weights = bytes(v & 0xFF for a, v in words if a < top)
+        chunk = MAX_PAYLOAD - 4
+        for start in range(0, len(weights), chunk):
+            self.request(Command.LOAD8, struct.pack("<I", start) + weights[start:start + chunk])
+            if progress:
+                progress(min(start + chunk, len(weights)), len(weights))
+        thresholds = [v for a, v in words if a >= top]
+        self.request(Command.LOAD32, struct.pack("<I", top) +
+                     b"".join(struct.pack("<i", t) for t in thresholds))
+        return config
+
+    def run(self, codes):
+        """Classify one image given its input codes."""
+        info = self.info()
+        if len(codes) != info.inputs:
+            raise ValueError(f"expected {info.inputs} codes, got {len(codes)}")
+        payload = self.request(Command.RUN, bytes(int(c) & 0xFF for c in codes))
+        extra = len(COUNTERS) + info.hidden + 1
+        values = struct.unpack_from(f"<{info.outputs}i{extra}I", payload, 1)
+        counters = dict(zip(COUNTERS, values[info.outputs:]))
+        for layer in range(info.hidden + 1):
+            counters[f"spikes_{layer}"] = values[info.outputs + len(COUNTERS) + layer]
+        return Result(payload[0], list(values[:info.outputs]), counters)

@@ -1,0 +1,110 @@
+"""Load a network into a board and classify images: ``python -m fpga.run``.
+
+    python -m fpga.run --port /dev/ttyUSB1 --network network.tscn --images 100 [--check]
+
+Loads the network file over the serial link, classifies the first ``--images`` digits test
+images, and prints accuracy, agreement with the integer golden model and images/s. With
+``--check`` every potential and counter is compared with the golden model and any
+difference is reported (exit status 1).
+"""
+
+import argparse
+import json
+import sys
+import time
+
+from model.data import load_digits, scale_pixels
+from model.encoding import input_codes
+from model.netfile import NetworkFileError, read_network
+from rtl.config import NetworkMismatch
+from rtl.golden import expected
+
+from .host import Device
+from .protocol import ProtocolError
+
+GOLDEN_COUNTERS = ("synaptic", "membrane", "weight_reads", "saturations")
+
+
+def _bar(done, total, label, started):
+    width = 30
+    filled = int(width * done / max(total, 1))
+    rate = done / max(time.monotonic() - started, 1e-9)
+    print(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+          f"({rate:.1f}/s)", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def classify(device, qnet, images, labels, check=False, load=True, progress=True):
+    """Load (optionally) and classify; return a summary dict."""
+    if load:
+        started = time.monotonic()
+        device.load(qnet, (lambda d, t: _bar(d, t, "load ", started)) if progress else None)
+    else:
+        device.config_for(qnet)
+    x = scale_pixels(images, qnet.input_scale, qnet.input_offset).reshape(
+        len(images), *qnet.network.input_shape)
+    want = expected(qnet, x)
+    codes = input_codes(x, qnet.steps).flatten(1)
+    correct = agree = mismatches = 0
+    problems = []
+    started = time.monotonic()
+    for number, (w, label) in enumerate(zip(want, labels)):
+        result = device.run(codes[number].tolist())
+        correct += result.class_index == int(label)
+        agree += result.class_index == w.class_index
+        if check:
+            diffs = []
+            if result.potentials != w.potentials:
+                diffs.append(f"potentials {result.potentials} != {w.potentials}")
+            for name in GOLDEN_COUNTERS + tuple(k for k in w.counters if k.startswith("spikes")):
+                if result.counters[name] != w.counters[name]:
+                    diffs.append(f"{name} {result.counters[name]} != {w.counters[name]}")
+            if diffs:
+                mismatches += 1
+                problems.append(f"image {number}: " + "; ".join(diffs))
+        if progress:
+            _bar(number + 1, len(want), "run  ", started)
+    seconds = time.monotonic() - started
+    return {"images": len(want), "accuracy": correct / len(want), "agreement": agree / len(want),
+            "images_per_s": len(want) / seconds, "checked": check, "mismatches": mismatches,
+            "problems": problems[:20]}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m fpga.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
+    parser.add_argument("--network", required=True, help="network file")
+    parser.add_argument("--images", type=int, default=100, help="digits test images to run")
+    parser.add_argument("--baud", type=int, default=1_000_000)
+    parser.add_argument("--timeout", type=float, default=2.0, help="seconds per reply")
+    parser.add_argument("--check", action="store_true",
+                        help="compare every potential and counter with the golden model")
+    parser.add_argument("--no-load", action="store_true", help="use the network already loaded")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    import serial
+
+    try:
+        qnet = read_network(args.network)
+        split = load_digits()
+        with serial.Serial(args.port, args.baud, timeout=0.05) as port:
+            summary = classify(Device(port, args.timeout), qnet, split.raw_test[:args.images],
+                               split.y_test[:args.images], args.check, not args.no_load)
+    except (OSError, NetworkFileError, NetworkMismatch, ProtocolError, ValueError) as error:
+        sys.exit(f"error: {error}")
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{summary['images']} images: accuracy {100 * summary['accuracy']:.2f}%, agreement "
+              f"with the golden model {100 * summary['agreement']:.2f}%, "
+              f"{summary['images_per_s']:.1f} images/s")
+        if args.check:
+            print(f"checked every potential and counter: {summary['mismatches']} image(s) differ")
+            for line in summary["problems"]:
+                print("  " + line)
+    if summary["mismatches"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The shipped product end to end: the host tool loads the default digits network over the
+UART into the simulated board design (which starts empty), classifies test images and
+matches the golden model exactly, potentials and counters included."""
+
+import json
+
+import pytest
+from amaranth.back import verilog
+
+from model.convert import convert
+from model.data import load_digits
+from model.netfile import write_network
+from model.quantize import quantize
+from model.train import train
+from rtl.config import AcceleratorConfig
+from rtl.serial_top import SerialAccelerator
+from verif.runner import BUILD, simulate
+
+DIVISOR = 4  # clock cycles per UART bit in simulation
+
+
+@pytest.mark.parametrize("simulator, images", [("verilator", 6)])
+def test_host_tool_loads_and_classifies_over_uart(simulator, images):
+    build = BUILD / f"e2e-{simulator}"
+    build.mkdir(parents=True, exist_ok=True)
+    model, split, _ = train("mlp")
+    qnet = quantize(convert(model, (64,)), load_digits().x_train, 16)
+    network = build / "network.tscn"
+    write_network(network, qnet)
+    config = AcceleratorConfig.from_network(qnet, lanes=2)
+    top = SerialAccelerator(config, None, DIVISOR, timeout_cycles=400_000)
+    source = build / "tsc_serial.v"
+    source.write_text(verilog.convert(top, name="tsc_serial", emit_src=False))
+    setup = {"divisor": DIVISOR,
+             "args": ["--network", str(network), "--images", str(images), "--check", "--json",
+                      "--timeout", "600", "--baud", "115200"]}
+    (build / "e2e.json").write_text(json.dumps(setup))
+    summary = simulate(simulator, build, source, "tsc_serial", "verif.tb_serial",
+                       {"TSC_E2E": str(build / "e2e.json")})
+    assert summary["images"] == images and summary["checked"]
+    assert summary["mismatches"] == 0 and summary["agreement"] == 1.0
