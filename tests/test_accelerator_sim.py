@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The accelerator in amaranth.sim against the integer golden model."""
 
 import random
@@ -154,6 +155,8 @@ def test_config_refuses_what_it_cannot_run():
         config.check_network(other)
     with pytest.raises(ValueError, match="lanes must be a power of two, not 3"):
         AcceleratorConfig(4, (5, 3), 5, lanes=3)
+    with pytest.raises(TypeError, match="config must be an AcceleratorConfig"):
+        TSCAccelerator({"inputs": 4})
     single = type(qnet)(Network(qnet.network.layers[1:], (5,)), 5)
     with pytest.raises(NetworkMismatch, match="at least one hidden layer"):
         AcceleratorConfig.from_network(single)

@@ -1,0 +1,27 @@
+"""Bitstreams for every board with the YoWASP toolchain (slow: minutes each; CI runs them).
+
+A small network keeps each build short; the default network's iCEBreaker build is the
+README's main job, which CI runs too.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from fpga.boards import BOARDS
+from model.fixedpoint import FixedPointFormat
+from model.netfile import write_network
+from rtl.build import build
+from rtl.golden import random_network
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", [name for name in BOARDS if name != "icebreaker"])
+def test_board_builds(board, tmp_path):
+    network = tmp_path / "small.tscn"
+    write_network(network, random_network((16, 12, 4), 8, FixedPointFormat(), seed=1))
+    report = build(board, network, lanes=1, out=tmp_path / "build")
+    assert Path(report["bitstream"]).stat().st_size > 1000
+    logic = report["utilisation"]["logic"]
+    assert 0 < logic["used"] <= logic["available"]
+    assert report["fmax_mhz"] and report["fmax_mhz"] > 0
