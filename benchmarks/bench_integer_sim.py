@@ -10,7 +10,6 @@ import time
 import torch
 
 from model.convert import convert
-from model.data import load_digits
 from model.encoding import input_codes, tsc_spikes
 from model.quantize import quantize
 from model.train import train

@@ -7,8 +7,15 @@ from dataclasses import dataclass
 
 from rtl.config import AcceleratorConfig, load_words
 
-from .protocol import (COUNTERS, MAX_PAYLOAD, Command, ErrorCode, FrameDecoder, ProtocolError,
-                       encode_frame)
+from .protocol import (
+    COUNTERS,
+    MAX_PAYLOAD,
+    Command,
+    ErrorCode,
+    FrameDecoder,
+    ProtocolError,
+    encode_frame,
+)
 
 __all__ = ["Info", "Result", "Device"]
 

@@ -183,8 +183,9 @@ def format_table(results):
 
 
 def format_efficiency(eff):
-    lines = [f"Equal fidelity: smallest N from which every larger N keeps {100 * eff['target_agreement']:.1f}% agreement "
-             f"with the ANN (alpha {eff['alpha']})"]
+    target = 100 * eff["target_agreement"]
+    lines = [f"Equal fidelity: smallest N from which every larger N keeps {target:.1f}% "
+             f"agreement with the ANN (alpha {eff['alpha']})"]
     for name in ROWS:
         entry = eff["first_reaching"].get(name)
         if entry is None:
@@ -193,9 +194,9 @@ def format_efficiency(eff):
             lines.append(f"  {name:13s} not reached (best {100 * entry['best_agreement']:.2f}% "
                          f"at N={entry['at_steps']})")
         else:
+            additions = entry["synaptic_additions"] + entry["membrane_additions"]
             lines.append(f"  {name:13s} N={entry['steps']:5d} latency {entry['latency']:5d} "
-                         f"additions {entry['synaptic_additions'] + entry['membrane_additions']:.0f}"
-                         f" memory reads {entry['memory_reads']:.0f}")
+                         f"additions {additions:.0f} memory reads {entry['memory_reads']:.0f}")
     for name, ratio in eff["ratios"].items():
         lines.append(f"  {name} / {ratio['tsc']}: additions x{ratio['additions']:.2f}, memory "
                      f"reads x{ratio['memory_reads']:.2f}, latency x{ratio['latency']:.2f}")
@@ -206,7 +207,8 @@ def _ints(text):
     try:
         values = tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, not {text!r}") from None
     if any(v < 2 for v in values):
         raise argparse.ArgumentTypeError("every number of steps must be at least 2")
     return values
@@ -216,7 +218,8 @@ def _floats(text):
     try:
         return tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, not {text!r}") from None
 
 
 def main(argv=None):

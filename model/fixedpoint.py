@@ -8,7 +8,6 @@ wraps) and each saturating addition that clips is counted.
 
 from dataclasses import dataclass
 
-
 __all__ = ["FixedPointFormat", "DEFAULT_FORMAT", "signed_range"]
 
 

@@ -188,8 +188,8 @@ def weight_images(config, qnet):
 
 def load_words(config, qnet):
     """``(address, value)`` pairs, in ascending address, that load ``qnet`` through the load
-    port: every weight, then every hidden threshold. Weight address ``word * lanes + lane``; threshold ``l`` at
-    ``weight_depth * lanes + l``."""
+    port: every weight, then every hidden threshold. Weight address ``word * lanes + lane``;
+    threshold ``l`` at ``weight_depth * lanes + l``."""
     images = weight_images(config, qnet)
     words = [(word * config.lanes + lane, images[lane][word])
              for word in range(config.weight_depth) for lane in range(config.lanes)]

@@ -5,8 +5,14 @@ import zlib
 import pytest
 import torch
 
-from model.netfile import (MAGIC, NetworkFileError, decode_network, encode_network,
-                           read_network, write_network)
+from model.netfile import (
+    MAGIC,
+    NetworkFileError,
+    decode_network,
+    encode_network,
+    read_network,
+    write_network,
+)
 from model.quantize import quantize
 
 
