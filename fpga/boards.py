@@ -21,14 +21,16 @@ class Board:
 
     def load_platform(self):
         import importlib
-        platform = getattr(importlib.import_module(f"amaranth_boards.{self.module}"),
-                           self.platform)()
-        if self.family == "ecp5":
-            # The ULX3S platform lists openFPGALoader as required even to build; building
-            # needs only Yosys, nextpnr-ecp5 and ecppack.
-            platform.required_tools = [t for t in platform.required_tools
-                                       if t != "openFPGALoader"]
-        return platform
+        cls = getattr(importlib.import_module(f"amaranth_boards.{self.module}"), self.platform)
+
+        class BuildOnly(cls):
+            # Some platforms (ULX3S) list their programmer as required even to build; a
+            # build needs only Yosys, nextpnr and the packer.
+            @property
+            def required_tools(self):
+                return [tool for tool in super().required_tools if tool != "openFPGALoader"]
+
+        return BuildOnly()
 
 
 BOARDS = {b.name: b for b in (

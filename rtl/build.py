@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
 from fpga.boards import BOARDS, get_board, ice40_pll
@@ -51,18 +52,20 @@ class BoardTop(Elaboratable):
             m.domains.sync = ClockDomain("sync")
             m.submodules.pll = Instance(
                 "SB_PLL40_PAD", p_FEEDBACK_PATH="SIMPLE", p_DIVR=divr, p_DIVF=divf,
-                p_DIVQ=divq, p_FILTER_RANGE=filter_range, i_PACKAGEPIN=clk_in.io,
+                p_DIVQ=divq, p_FILTER_RANGE=filter_range, io_PACKAGEPIN=clk_in.io,
                 i_RESETB=1, i_BYPASS=0, o_PLLOUTGLOBAL=clk_out, o_LOCK=lock)
             m.submodules.reset = ResetSynchronizer(~lock, domain="sync")
             platform.add_clock_constraint(clk_out, self.clock_mhz * 1e6)
         elif self.clock_mhz != self.board.clock_mhz:
             raise ValueError(f"{self.board.name}: only its {self.board.clock_mhz} MHz clock is "
                              f"supported (no PLL for {self.board.family} yet)")
-        uart = platform.request("uart", 0)
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx_buffer = rx_buffer = io.Buffer("i", uart.rx)
+        m.submodules.tx_buffer = tx_buffer = io.Buffer("o", uart.tx)
         timeout = int(self.clock_mhz * 1e6 * 0.1)  # 100 ms without a byte mid-frame
         m.submodules.serial = serial = SerialAccelerator(self.config, self.network,
                                                          self.divisor, timeout)
-        m.d.comb += [serial.rx.eq(uart.rx.i), uart.tx.o.eq(serial.tx)]
+        m.d.comb += [serial.rx.eq(rx_buffer.i), tx_buffer.o.eq(serial.tx)]
         return m
 
 
@@ -112,6 +115,18 @@ def _default_network(out):
     return path
 
 
+def _sample_inputs(qnet, count=100):
+    """Inputs to estimate spike counts with: digits test images when the network takes
+    them, else uniform random inputs in [-1, 1]."""
+    import torch
+
+    from model.data import load_digits
+    if qnet.network.input_shape == (64,):
+        return load_digits().x_test[:count]
+    generator = torch.Generator().manual_seed(0)
+    return torch.rand(count, *qnet.network.input_shape, generator=generator) * 2 - 1
+
+
 def _utilisation(report, board):
     names = {"ice40": {"logic": "ICESTORM_LC", "ram": "ICESTORM_RAM", "spram": "ICESTORM_SPRAM",
                        "dsp": "ICESTORM_DSP"},
@@ -147,8 +162,7 @@ def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000
                    nextpnr_opts="--report tsc_report.json")
     nextpnr = json.loads((out / "tsc_report.json").read_text())
     fmax = max((v.get("achieved", 0) for v in nextpnr.get("fmax", {}).values()), default=None)
-    from model.data import load_digits
-    counts = qnet.run(load_digits().x_test[:100], record=True)
+    counts = qnet.run(_sample_inputs(qnet), record=True)
     spikes = [float((train != 0).flatten(1).sum(1).double().mean()) for train in counts.spikes]
     cycles = estimate_cycles(config, spikes)
     clock_hz = min(clock_mhz, fmax or clock_mhz) * 1e6
