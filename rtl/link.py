@@ -86,19 +86,21 @@ class HostLink(wiring.Component):
 
         # Reply: what is being sent.
         reply_command, reply_length, error = Signal(8), Signal(16), Signal(8)
-        reply_index = Signal(16)
+        reply_index = Signal(16)   # the payload byte being sent
+        fetch = Signal(16)         # the payload byte being looked up, one ahead
+        tx_byte = Signal(8)        # registered, so that the look-up and the CRC are apart
         potentials = [Signal(32, name=f"potential{j}") for j in range(c.layers[-1])]
         class_index = Signal(8)
         counters = [acc.cycles, acc.synaptic, acc.membrane, acc.weight_reads, acc.saturations]
         counters += [getattr(acc, f"spikes_{layer}") for layer in range(c.hidden + 1)]
         words = Array(potentials + counters)
         info = Array(Const(b, 8) for b in info_bytes(c))
-        result_byte = Mux(reply_index == 0, class_index,
-                          words[(reply_index - 1) >> 2].word_select((reply_index - 1)[:2], 8))
+        result_byte = Mux(fetch == 0, class_index,
+                          words[(fetch - 1) >> 2].word_select((fetch - 1)[:2], 8))
         payload_byte = Signal(8)
         with m.Switch(reply_command):
             with m.Case(Command.PING | REPLY):
-                m.d.comb += payload_byte.eq(info[reply_index])
+                m.d.comb += payload_byte.eq(info[fetch])
             with m.Case(Command.RUN | REPLY):
                 m.d.comb += payload_byte.eq(result_byte)
             with m.Default():
@@ -106,6 +108,7 @@ class HostLink(wiring.Component):
 
         def reply(kind, size):
             m.d.sync += [reply_command.eq(kind), reply_length.eq(size), reply_index.eq(0),
+                         fetch.eq(0), tx_byte.eq(SOF),
                          crc.eq(CRC16_INIT)]
             m.next = "TX_SOF"
 
@@ -258,7 +261,8 @@ class HostLink(wiring.Component):
             with m.State("RUN_CLASS"):
                 m.d.sync += class_index.eq(acc.class_index)
                 reply(Command.RUN | REPLY, result_length(c))
-            self._transmit(m, reply_command, reply_length, reply_index, payload_byte, crc)
+            self._transmit(m, reply_command, reply_length, reply_index, fetch, payload_byte,
+                           tx_byte, crc)
         return m
 
     def _dispatch(self, m, c, command, length, index, address, code_bad, load_bad, apply,
@@ -291,25 +295,34 @@ class HostLink(wiring.Component):
             with m.Default():
                 fail(ErrorCode.COMMAND)
 
-    def _transmit(self, m, reply_command, reply_length, reply_index, payload_byte, crc):
-        steps = [("TX_SOF", Const(SOF, 8), False), ("TX_CMD", reply_command, True),
-                 ("TX_LEN0", reply_length[:8], True), ("TX_LEN1", reply_length[8:], True)]
-        for number, (name, value, checked) in enumerate(steps):
+    def _transmit(self, m, reply_command, reply_length, reply_index, fetch, payload_byte,
+                  tx_byte, crc):
+        # Every byte goes out of the tx_byte register, loaded one state ahead; one CRC chain
+        # covers command, length and payload.
+        m.d.comb += self.o_byte.payload.eq(tx_byte)
+        crc_tx = crc16_update(m, crc, tx_byte, "crc_tx")
+        header = [("TX_SOF", "TX_CMD", reply_command, False),
+                  ("TX_CMD", "TX_LEN0", reply_length[:8], True),
+                  ("TX_LEN0", "TX_LEN1", reply_length[8:], True)]
+        for name, after, following, checked in header:
             with m.State(name):
-                m.d.comb += [self.o_byte.valid.eq(1), self.o_byte.payload.eq(value)]
+                m.d.comb += self.o_byte.valid.eq(1)
                 with m.If(self.o_byte.ready):
+                    m.d.sync += tx_byte.eq(following)
                     if checked:
-                        m.d.sync += crc.eq(crc16_update(m, crc, value, f"crc_{name.lower()}"))
-                    if number < len(steps) - 1:
-                        m.next = steps[number + 1][0]
-                    else:
-                        m.next = "TX_PAYLOAD"
-                        with m.If(reply_length == 0):
-                            m.next = "TX_CRC0"
-        with m.State("TX_PAYLOAD"):
-            m.d.comb += [self.o_byte.valid.eq(1), self.o_byte.payload.eq(payload_byte)]
+                        m.d.sync += crc.eq(crc_tx)
+                    m.next = after
+        with m.State("TX_LEN1"):
+            m.d.comb += self.o_byte.valid.eq(1)
             with m.If(self.o_byte.ready):
-                m.d.sync += [crc.eq(crc16_update(m, crc, payload_byte, "crc_payload")),
+                m.d.sync += [crc.eq(crc_tx), tx_byte.eq(payload_byte), fetch.eq(fetch + 1)]
+                m.next = "TX_PAYLOAD"
+                with m.If(reply_length == 0):
+                    m.next = "TX_CRC0"
+        with m.State("TX_PAYLOAD"):
+            m.d.comb += self.o_byte.valid.eq(1)
+            with m.If(self.o_byte.ready):
+                m.d.sync += [crc.eq(crc_tx), tx_byte.eq(payload_byte), fetch.eq(fetch + 1),
                              reply_index.eq(reply_index + 1)]
                 with m.If(reply_index == reply_length - 1):
                     m.next = "TX_CRC0"
