@@ -48,8 +48,9 @@ class BoardTop(Elaboratable):
         if self.board.family == "ice40" and self.clock_mhz != self.board.clock_mhz:
             divr, divf, divq, filter_range, _ = ice40_pll(self.board.clock_mhz, self.clock_mhz)
             clk_in = platform.request(platform.default_clk, dir="-")
-            clk_out, lock = ClockSignal("sync"), Signal()
+            clk_out, lock = Signal(name="pll_clk"), Signal(name="pll_lock")
             m.domains.sync = ClockDomain("sync")
+            m.d.comb += ClockSignal("sync").eq(clk_out)
             m.submodules.pll = Instance(
                 "SB_PLL40_PAD", p_FEEDBACK_PATH="SIMPLE", p_DIVR=divr, p_DIVF=divf,
                 p_DIVQ=divq, p_FILTER_RANGE=filter_range, io_PACKAGEPIN=clk_in.io,

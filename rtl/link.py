@@ -74,18 +74,27 @@ class HostLink(wiring.Component):
         weight_words = c.weight_depth * c.lanes
         v_max = (1 << (c.fmt.v_bits - 1)) - 1
 
-        command, length, index = Signal(8), Signal(16), Signal(16)
+        command = Signal(8)
+        length = Signal(16)
+        last_index = Signal(16)    # length - 1, registered so that compares stay short
+        index = Signal(16)
+        load_past_end = Signal()   # a LOAD8's last address is past the weights
         crc, crc_low = Signal(16, init=CRC16_INIT), Signal(8)
         address = Signal(32)
         code_bad, load_bad, apply = Signal(), Signal(), Signal()
-        word, word_index, nbytes = Signal(32), Signal(16), Signal(3)
+        word = Signal(32)
+        word_index = Signal(16)
+        target = Signal(32)        # address + word_index
+        nbytes = Signal(3)
         idle = Signal(range(self.timeout_cycles + 1))
         byte = self.i_byte.payload
         got = self.i_byte.valid
         m.d.comb += [buf_r.addr.eq(index), acc.o_spike.ready.eq(1)]
 
         # Reply: what is being sent.
-        reply_command, reply_length, error = Signal(8), Signal(16), Signal(8)
+        reply_command = Signal(8)
+        reply_length = Signal(16)
+        error = Signal(8)
         reply_index = Signal(16)   # the payload byte being sent
         fetch = Signal(16)         # the payload byte being looked up, one ahead
         tx_byte = Signal(8)        # registered, so that the look-up and the CRC are apart
@@ -149,7 +158,7 @@ class HostLink(wiring.Component):
                 stalled()
                 with m.If(got):
                     full = Cat(length[:8], byte)
-                    m.d.sync += [crc.eq(crc_rx), length[8:].eq(byte),
+                    m.d.sync += [crc.eq(crc_rx), length[8:].eq(byte), last_index.eq(full - 1),
                                  index.eq(0), code_bad.eq(0), load_bad.eq(0), address.eq(0)]
                     with m.If(full > MAX_PAYLOAD):
                         fail(ErrorCode.LENGTH)
@@ -171,11 +180,12 @@ class HostLink(wiring.Component):
                         m.d.sync += code_bad.eq(1)
                     with m.If((command == Command.LOAD8) & (index >= 4) & (byte == 0x80)):
                         m.d.sync += load_bad.eq(1)
-                    with m.If(index == length - 1):
+                    with m.If(index == last_index):
                         m.next = "CRC0"
             with m.State("CRC0"):
                 m.d.comb += receiving.eq(1)
                 stalled()
+                m.d.sync += load_past_end.eq(address + length - 4 > weight_words)
                 with m.If(got):
                     m.d.sync += crc_low.eq(byte)
                     m.next = "CRC1"
@@ -188,8 +198,8 @@ class HostLink(wiring.Component):
                     with m.Else():
                         m.next = "EXEC"
             with m.State("EXEC"):
-                self._dispatch(m, c, command, length, index, address, code_bad, load_bad,
-                               apply, word_index, nbytes, weight_words, reply, fail)
+                self._dispatch(m, c, command, length, index, address, target, code_bad,
+                               load_bad, load_past_end, apply, word_index, nbytes, reply, fail)
             with m.State("L8_READ"):
                 m.next = "L8_SEND"
             with m.State("L8_SEND"):
@@ -198,7 +208,7 @@ class HostLink(wiring.Component):
                              acc.i_load.payload.value.eq(buf_r.data.as_signed())]
                 with m.If(acc.i_load.ready):
                     m.d.sync += index.eq(index + 1)
-                    with m.If(index == length - 1):
+                    with m.If(index == last_index):
                         reply(Command.LOAD8 | REPLY, 0)
                     with m.Else():
                         m.next = "L8_READ"
@@ -213,7 +223,6 @@ class HostLink(wiring.Component):
                     m.next = "W_READ"
             with m.State("W_CHECK"):
                 value = word.as_signed()
-                target = address + word_index
                 is_weight = target < weight_words
                 is_threshold = ~is_weight & (target < weight_words + c.hidden)
                 ok = (is_weight & (value >= -127) & (value <= 127)) | \
@@ -223,16 +232,19 @@ class HostLink(wiring.Component):
                     with m.If(~ok):
                         fail(ErrorCode.LOAD)
                     with m.Elif(last):
-                        m.d.sync += [apply.eq(1), index.eq(4), word_index.eq(0), nbytes.eq(0)]
+                        m.d.sync += [apply.eq(1), index.eq(4), word_index.eq(0), nbytes.eq(0),
+                                     target.eq(address)]
                         m.next = "W_READ"
                     with m.Else():
-                        m.d.sync += [word_index.eq(word_index + 1), nbytes.eq(0)]
+                        m.d.sync += [word_index.eq(word_index + 1), nbytes.eq(0),
+                                     target.eq(target + 1)]
                         m.next = "W_READ"
                 with m.Else():
                     m.d.comb += [acc.i_load.valid.eq(1), acc.i_load.payload.address.eq(target),
                                  acc.i_load.payload.value.eq(value)]
                     with m.If(acc.i_load.ready):
-                        m.d.sync += [word_index.eq(word_index + 1), nbytes.eq(0)]
+                        m.d.sync += [word_index.eq(word_index + 1), nbytes.eq(0),
+                                     target.eq(target + 1)]
                         with m.If(last):
                             reply(Command.LOAD32 | REPLY, 0)
                         with m.Else():
@@ -244,7 +256,7 @@ class HostLink(wiring.Component):
                              acc.i_code.payload.eq(buf_r.data.as_signed())]
                 with m.If(acc.i_code.ready):
                     m.d.sync += index.eq(index + 1)
-                    with m.If(index == length - 1):
+                    with m.If(index == last_index):
                         m.d.sync += word_index.eq(0)
                         m.next = "RUN_WAIT"
                     with m.Else():
@@ -265,15 +277,15 @@ class HostLink(wiring.Component):
                            tx_byte, crc)
         return m
 
-    def _dispatch(self, m, c, command, length, index, address, code_bad, load_bad, apply,
-                  word_index, nbytes, weight_words, reply, fail):
+    def _dispatch(self, m, c, command, length, index, address, target, code_bad, load_bad,
+                  load_past_end, apply, word_index, nbytes, reply, fail):
         with m.Switch(command):
             with m.Case(Command.PING):
                 reply(Command.PING | REPLY, len(info_bytes(c)))
             with m.Case(Command.LOAD8):
                 with m.If(length < 5):
                     fail(ErrorCode.LENGTH)
-                with m.Elif(load_bad | (address + length - 4 > weight_words)):
+                with m.Elif(load_bad | load_past_end):
                     fail(ErrorCode.LOAD)
                 with m.Else():
                     m.d.sync += index.eq(4)
@@ -282,7 +294,8 @@ class HostLink(wiring.Component):
                 with m.If((length < 8) | (length[:2] != 0)):
                     fail(ErrorCode.LENGTH)
                 with m.Else():
-                    m.d.sync += [index.eq(4), apply.eq(0), word_index.eq(0), nbytes.eq(0)]
+                    m.d.sync += [index.eq(4), apply.eq(0), word_index.eq(0), nbytes.eq(0),
+                                 target.eq(address)]
                     m.next = "W_READ"
             with m.Case(Command.RUN):
                 with m.If(length != c.inputs):
