@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import torch
 
-from .simulate import check_method, encode_input, input_currents, run_layer
+from .simulate import check_method, encode_input, input_currents, run_layer, shortcut_currents
 
 __all__ = ["STATISTICS", "balance"]
 
@@ -56,11 +56,16 @@ def balance(network, x, method, steps, *, alpha=0.8, statistic="max", percentile
         raise ValueError(f"alpha must be a positive number, not {alpha!r}")
     trains = [encode_input(x[i:i + batch_size], method, steps, input_coding=input_coding,
                            generator=generator) for i in range(0, len(x), batch_size)]
+    # every layer's trains, kept only when a residual junction reads them again
+    kept = [{-1: train} for train in trains]
     thresholds = []
     for index, layer in enumerate(network.hidden):
+        scales = network.with_thresholds(thresholds + [None] * (len(network.hidden) -
+                                                                 len(thresholds))).scales()
+        extras = [shortcut_currents(layer, k, scales, index) for k in kept]
         chunks = []
-        for train in trains:
-            current = input_currents(method, layer, train, fmt).flatten()
+        for train, extra in zip(trains, extras):
+            current = input_currents(method, layer, train, fmt, extra).flatten()
             if statistic == "max":
                 chunks.append(current.max().reshape(1).double() if current.numel() else current)
             else:
@@ -80,7 +85,10 @@ def balance(network, x, method, steps, *, alpha=0.8, statistic="max", percentile
             print(f"  balance {method} N={steps} alpha={alpha}: layer {index + 1}/"
                   f"{len(network.hidden)} ({layer.name}) threshold {threshold:.6g}",
                   file=sys.stderr, flush=True)
-        trains = [run_layer(method, layer, train, threshold, fmt=fmt,
-                                     rounding=rounding)[0].reshape(
-            train.shape[0], *layer.out_shape, steps) for train in trains]
+        trains = [run_layer(method, layer, train, threshold, fmt=fmt, rounding=rounding,
+                            extra=extra)[0].reshape(train.shape[0], *layer.out_shape, steps)
+                  for train, extra in zip(trains, extras)]
+        if network.residual:
+            for k, train in zip(kept, trains):
+                k[index] = train
     return network.with_thresholds(thresholds)

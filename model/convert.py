@@ -60,6 +60,12 @@ def _to_op(name, module):
                 f"ceil_mode=False (got kernel {kernel}, stride {stride}, padding "
                 f"{module.padding}, ceil_mode {module.ceil_mode})")
         return AvgPool(kernel)
+    if isinstance(module, nn.AdaptiveAvgPool2d):
+        size = _pair_is_square(module.output_size, "output size", name)
+        if size != 1:
+            raise ConversionError(f"{name}: only AdaptiveAvgPool2d(1) (global average pooling) "
+                                  f"is supported")
+        return "global-pool"
     if isinstance(module, nn.Flatten):
         if module.start_dim != 1 or module.end_dim != -1:
             raise ConversionError(f"{name}: only Flatten(start_dim=1, end_dim=-1) is supported")
@@ -85,9 +91,10 @@ def convert(model, input_shape):
         that does not end in a weighted layer.
     """
     if not isinstance(model, nn.Sequential):
-        raise ConversionError(
-            f"the model must be an nn.Sequential, not {type(model).__name__}; wrap its layers "
-            f"in one (residual networks are not supported yet)")
+        if not any(True for _ in model.children()):
+            raise ConversionError(f"the model must be an nn.Sequential or a module whose forward "
+                                  f"calls its layers, not a bare {type(model).__name__}")
+        return _convert_traced(model, tuple(input_shape))
     segments, current = [], []
     for name, module in _leaves(model):
         if isinstance(module, nn.ReLU):
@@ -108,11 +115,20 @@ def convert(model, input_shape):
                 f"the spiking layer {where} has {len(weighted)} weighted layers "
                 f"({', '.join(weighted) or 'none'}); each ReLU must follow exactly one Linear "
                 f"or Conv2d (merge consecutive linear layers, and end with a Linear or Conv2d)")
-        in_shape = shape
+        in_shape, resolved = shape, []
         for name, op in ops:
+            if op == "global-pool":
+                op = _global_pool(name, shape)
             shape = _checked_shape(name, op, shape)
-        layers.append(Layer(weighted[0], tuple(op for _, op in ops), in_shape, shape))
+            resolved.append(op)
+        layers.append(Layer(weighted[0], tuple(resolved), in_shape, shape))
     return Network(tuple(layers), tuple(input_shape))
+
+
+def _global_pool(name, shape):
+    if len(shape) != 3 or shape[1] != shape[2]:
+        raise ConversionError(f"{name}: global pooling needs a square input, gets {shape}")
+    return AvgPool(shape[1])
 
 
 def _checked_shape(name, op, shape):
@@ -136,3 +152,86 @@ def ann_forward(model, x):
         out = model(x)
     model.train(was_training)
     return out
+
+
+def _convert_traced(model, input_shape):
+    """Convert a network with residual additions, traced with ``torch.fx``.
+
+    Every value in the traced graph is a sum of terms ``(source layer, ops, shape)``; a
+    ``ReLU`` turns the sum into a spiking layer whose main input is the term from the layer
+    just before it (it must carry the one weighted op) and whose other terms become shortcuts
+    (``docs/residual.md``).
+    """
+    import operator
+
+    import torch.fx
+
+    try:
+        graph = torch.fx.symbolic_trace(model).graph
+    except Exception as error:  # fx raises many kinds of errors for untraceable code
+        raise ConversionError(f"{type(model).__name__} cannot be traced with torch.fx "
+                              f"({error}); use an nn.Sequential or plain module calls") from error
+    modules = dict(model.named_modules())
+    layers, values, names = [], {}, {}
+
+    def apply(terms, name, op):
+        out = []
+        for source, ops, shape in terms:
+            op_here = _global_pool(name, shape) if op == "global-pool" else op
+            if isinstance(op_here, (Linear, Conv2d)):
+                names[id(op_here)] = name
+            out.append((source, ops + (op_here,), _checked_shape(name, op_here, shape)))
+        return out
+
+    def close(terms, name):
+        previous = len(layers) - 1
+        main = [t for t in terms if t[0] == previous and
+                sum(isinstance(op, (Linear, Conv2d)) for op in t[1]) == 1]
+        if not main:
+            raise ConversionError(
+                f"the layer closed at {name} has no input with exactly one Linear or Conv2d "
+                f"from the layer just before it; this topology is not supported")
+        source, ops, shape = main[0]
+        shortcuts = []
+        for other in terms:
+            if other is main[0]:
+                continue
+            o_source, o_ops, o_shape = other
+            if o_shape != shape:
+                raise ConversionError(f"{name}: a residual addition of shapes {shape} and "
+                                      f"{o_shape}")
+            if sum(isinstance(op, (Linear, Conv2d)) for op in o_ops) > 1:
+                raise ConversionError(f"{name}: a shortcut with two weighted layers in a row")
+            in_shape = input_shape if o_source == -1 else layers[o_source].out_shape
+            shortcuts.append((o_source, Layer(f"{name}.shortcut", o_ops, in_shape, o_shape)))
+        in_shape = input_shape if source == -1 else layers[source].out_shape
+        weighted = next(op for op in ops if isinstance(op, (Linear, Conv2d)))
+        layers.append(Layer(names.get(id(weighted), name), ops, in_shape, shape, None,
+                            tuple(shortcuts)))
+        return [(len(layers) - 1, (), shape)]
+
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            values[node] = [(-1, (), input_shape)]
+        elif node.op == "call_module":
+            module = modules[node.target]
+            (arg,) = node.args
+            if isinstance(module, nn.ReLU):
+                values[node] = close(values[arg], node.target)
+            elif isinstance(module, (nn.Dropout, nn.Identity)):
+                values[node] = values[arg]
+            else:
+                values[node] = apply(values[arg], node.target, _traced_op(node.target, module))
+        elif node.op == "call_function" and node.target in (operator.add, torch.add):
+            a, b = node.args
+            values[node] = values[a] + values[b]
+        elif node.op == "output":
+            close(values[node.args[0]], "output")
+        else:
+            raise ConversionError(f"{node.name} ({node.op} {node.target}) cannot be converted: "
+                                  f"only module calls and additions are supported")
+    return Network(tuple(layers), input_shape)
+
+
+def _traced_op(name, module):
+    return Flatten() if isinstance(module, nn.Flatten) else _to_op(name, module)

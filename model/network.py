@@ -112,10 +112,16 @@ class Layer:
     in_shape: tuple
     out_shape: tuple
     threshold: object = None
+    shortcuts: tuple = ()
 
     @property
     def weighted(self):
         return next(op for op in self.ops if isinstance(op, (Linear, Conv2d)))
+
+    @property
+    def sources(self):
+        """Indices of the layers this one reads besides its predecessor."""
+        return tuple(source for source, _ in self.shortcuts)
 
     @property
     def weight(self):
@@ -192,6 +198,28 @@ class Network:
     @property
     def thresholds(self):
         return [layer.threshold for layer in self.hidden]
+
+    @property
+    def residual(self):
+        return any(layer.shortcuts for layer in self.layers)
+
+    def windows(self):
+        """Windows until the output layer is done: the longest path, in layers."""
+        depth = {-1: 0}
+        for index, layer in enumerate(self.layers):
+            depth[index] = 1 + max([depth[index - 1]] + [depth[s] for s in layer.sources])
+        return depth[len(self.layers) - 1]
+
+    def scales(self, input_scale=1.0):
+        """What one unit of each layer's block length stands for, relative to the input
+        codes: ``s_l = Vth_l * s_(l-1)``; index -1 is the input. Thresholds must be set for
+        the layers asked about."""
+        scales = {-1: input_scale}
+        for index, layer in enumerate(self.hidden):
+            if layer.threshold is None:
+                break
+            scales[index] = float(layer.threshold) * scales[index - 1]
+        return scales
 
     def with_thresholds(self, thresholds):
         if len(thresholds) != len(self.hidden):

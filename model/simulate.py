@@ -195,9 +195,11 @@ def tsc_fire(v, threshold, steps):
     return spikes, subtractions
 
 
-def _tsc_windowed(layer, train, threshold, fmt, rounding, last):
+def _tsc_windowed(layer, train, threshold, fmt, rounding, last, extra=None):
     acc = _Accumulate(layer, train, fmt)
     dvdt = acc.dvdt_steps()
+    if extra is not None:
+        dvdt = dvdt + torch.cumsum(extra, -1)
     dtype = torch.float32 if fmt is None else torch.int64
     v_init = torch.zeros((), dtype=dtype)
     if rounding == "nearest" and not last:
@@ -238,11 +240,29 @@ def _tracked(train):
     return torch.cumsum(train, -1, dtype=torch.int8) - train
 
 
-def input_currents(method, layer, train, fmt=None):
+def shortcut_currents(layer, trains, scales, index):
+    """The per-step input of a residual junction's shortcuts, ``[B, out, steps]``, each
+    rescaled to the junction's units (``scales[source] / scales[index - 1]``); ``None`` for a
+    layer without shortcuts. ``trains`` maps layer indices (-1: input) to spike trains."""
+    if not layer.shortcuts:
+        return None
+    total = 0
+    for source, path in layer.shortcuts:
+        factor = scales[source] / scales[index - 1]
+        total = total + factor * layer_currents(path, trains[source], False)
+    return total
+
+
+def input_currents(method, layer, train, fmt=None, extra=None):
     """The per-step weighted input sum ``[B, out, steps]`` whose maximum balances thresholds:
-    dV/dt for TSC, the tracked synapses' sum for TTFS, ``W s(t)`` for the rate methods."""
+    dV/dt for TSC, the tracked synapses' sum for TTFS, ``W s(t)`` for the rate methods.
+    ``extra``: a residual junction's shortcut input per step (float TSC only)."""
+    if extra is not None and (method != "tsc" or fmt is not None):
+        raise ValueError(f"residual junctions are implemented for the float 'tsc' model only, "
+                         f"not {'the integer model' if fmt is not None else repr(method)}")
     if method == "tsc":
-        return _Accumulate(layer, train, fmt).dvdt_steps()
+        dvdt = _Accumulate(layer, train, fmt).dvdt_steps()
+        return dvdt if extra is None else dvdt + torch.cumsum(extra, -1)
     if method == "tsc-shared":
         return torch.cumsum(layer_currents(layer, train, False), -1)
     if method == "ttfs":
@@ -285,12 +305,15 @@ def _rate(layer, train, threshold, reset, last):
     return spikes, v, current, membrane, torch.zeros(batch, dtype=torch.int64)
 
 
-def run_layer(method, layer, train, threshold, *, fmt=None, rounding="nearest", last=False):
+def run_layer(method, layer, train, threshold, *, fmt=None, rounding="nearest", last=False,
+              extra=None):
     """Run one layer over its steps. Returns ``(spikes_out or None, V, currents, membrane
     updates [B], saturations [B])``; ``currents`` are the per-step weighted input sums that
-    threshold balancing takes its maximum over."""
+    threshold balancing takes its maximum over. ``extra``: a junction's shortcut input."""
+    if extra is not None and (method != "tsc" or fmt is not None):
+        input_currents(method, layer, train, fmt, extra)  # raises the explanation
     if method == "tsc":
-        return _tsc_windowed(layer, train, threshold, fmt, rounding, last)
+        return _tsc_windowed(layer, train, threshold, fmt, rounding, last, extra)
     if fmt is not None:
         raise ValueError(f"the integer model implements only the windowed 'tsc' method, "
                          f"not {method!r}")
@@ -331,21 +354,27 @@ def simulate(network, x, method, steps, *, input_coding=None, fmt=None, rounding
     coded = input_coding != "constant"
     spike_count = (train != 0).flatten(1).sum(1) if coded else torch.zeros(batch, dtype=torch.int64)
     spiking_neurons = network.layers[0].in_size if coded else 0
+    trains, scales = {-1: train}, network.scales()
     for index, layer in enumerate(network.layers):
         last = index == len(network.layers) - 1
         synaptic += _synaptic_count(layer, _tracked(train) if method == "ttfs" else train)
+        for source, path in layer.shortcuts:  # replayed source spikes: reads and additions
+            synaptic += _synaptic_count(path, trains[source])
         out, v, _, mem, sat = run_layer(method, layer, train, layer.threshold, fmt=fmt,
-                                        rounding=rounding, last=last)
+                                        rounding=rounding, last=last,
+                                        extra=shortcut_currents(layer, trains, scales, index))
         membrane += mem
         saturations += sat
         if last:
             break
         train = out.reshape(batch, *layer.out_shape, steps)
+        if network.residual:
+            trains[index] = train
         spike_count += (out != 0).flatten(1).sum(1)
         spiking_neurons += layer.out_size
         if record:
             spikes.append(train)
-    windows = len(network.layers) if method in ("tsc", "ttfs") else 1
+    windows = network.windows() if method in ("tsc", "ttfs") else 1
     counts = Counts(synaptic, membrane, spike_count, saturations, spiking_neurons,
                     windows * steps)
     return SimResult(v, argmax_lowest(v), counts, spikes)

@@ -6,9 +6,8 @@ Initialisation: Kaiming-normal for every convolution and linear layer, and the l
 convolution of each residual path scaled down (x 0.1) so that a deep network without batch
 normalisation starts close to the identity, in the spirit of Hardt & Ma (the paper's [11]).
 
-VGG-16 is an ``nn.Sequential`` and converts with :func:`model.convert.convert`; the ResNets'
-residual junctions need the junction alignment that is not implemented yet, and conversion
-refuses them with a message that says so.
+VGG-16 is an ``nn.Sequential``; the ResNets convert through ``torch.fx`` tracing, with their
+junctions aligned as ``docs/residual.md`` describes (float TSC model).
 """
 
 from torch import nn

@@ -46,7 +46,7 @@ def test_windowed_schedule_beats_shared_at_large_n(trained_mlp):
      r"has 2 weighted layers \(0, 1\)"),
     (nn.Sequential(nn.Linear(4, 3, bias=False), nn.ReLU()), r"after the last ReLU has 0"),
     (nn.Sequential(nn.Linear(5, 3, bias=False)), r"0: expects 5 inputs, gets shape \(4,\)"),
-    (nn.Linear(4, 3, bias=False), r"must be an nn.Sequential, not Linear"),
+    (nn.Linear(4, 3, bias=False), r"must be an nn.Sequential or a module .* not a bare Linear"),
 ])
 def test_unsupported_models_are_refused_with_the_layer_named(model, message):
     with pytest.raises(ConversionError, match=message):

@@ -1,11 +1,10 @@
 """The paper's networks: structure, a few training steps, and VGG-16's conversion."""
 
-import pytest
 import torch
 from torch import nn
 
 from model.balance import balance
-from model.convert import ConversionError, convert
+from model.convert import convert
 from model.simulate import simulate
 from model.zoo import ResidualBlock, resnet20, resnet34, vgg16
 
@@ -59,7 +58,3 @@ def test_vgg16_converts_and_runs_a_few_snn_steps():
     result = simulate(balanced, x, "tsc", 4)
     assert result.output.shape == (2, 10) and result.counts.latency == 16 * 4
 
-
-def test_resnet_conversion_is_refused_with_the_reason():
-    with pytest.raises(ConversionError, match="must be an nn.Sequential, not ResNet"):
-        convert(resnet20(), (3, 32, 32))
