@@ -45,6 +45,9 @@ class IntegerNetwork:
         if self.rounding not in ROUNDINGS:
             raise ValueError(f"unknown rounding {self.rounding!r}; choose one of "
                              f"{', '.join(ROUNDINGS)}")
+        if self.network.residual:
+            raise ValueError("the integer model does not implement residual junctions yet "
+                             "(docs/residual.md); simulate the float model instead")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}: the integer model and the "
                              f"hardware implement {', '.join(SCHEDULES)}")

@@ -80,3 +80,6 @@ def test_residual_is_refused_where_it_is_not_implemented():
     balanced = balance(net, x, "tsc", 8)
     with pytest.raises(ValueError, match="not the integer model"):
         simulate(balanced, x, "tsc", 8, fmt=FixedPointFormat())
+    from model.quantize import IntegerNetwork
+    with pytest.raises(ValueError, match="integer model does not implement residual"):
+        IntegerNetwork(balanced, 8)
