@@ -134,10 +134,12 @@ class _Accumulate:
         self.batch = train.shape[0]
         self.saturations = torch.zeros(self.batch, dtype=torch.int64)
 
-    def dvdt_steps(self):
-        """The running input sum after each step's events: ``[B, out, steps]``."""
+    def dvdt_steps(self, extra=None):
+        """The running input sum after each step's events: ``[B, out, steps]``; ``extra`` is
+        a residual junction's shortcut input per step (float model only)."""
         if self.fmt is None:
-            return torch.cumsum(layer_currents(self.layer, self.train, False), -1)
+            current = layer_currents(self.layer, self.train, False)
+            return torch.cumsum(current if extra is None else current + extra, -1)
         bound = int(self.layer.abs_row_sums().max()) if self.layer.out_size else 0
         if bound <= self.fmt.dvdt_range[1]:
             # No partial sum of +-w can leave the dV/dt range, so the order of events within
@@ -197,9 +199,7 @@ def tsc_fire(v, threshold, steps):
 
 def _tsc_windowed(layer, train, threshold, fmt, rounding, last, extra=None):
     acc = _Accumulate(layer, train, fmt)
-    dvdt = acc.dvdt_steps()
-    if extra is not None:
-        dvdt = dvdt + torch.cumsum(extra, -1)
+    dvdt = acc.dvdt_steps(extra)
     dtype = torch.float32 if fmt is None else torch.int64
     v_init = torch.zeros((), dtype=dtype)
     if rounding == "nearest" and not last:
@@ -253,16 +253,19 @@ def shortcut_currents(layer, trains, scales, index):
     return total
 
 
+def _check_shortcut_input(method, fmt, extra):
+    if extra is not None and (method != "tsc" or fmt is not None):
+        raise ValueError(f"residual junctions are implemented for the float 'tsc' model only, "
+                         f"not {'the integer model' if fmt is not None else repr(method)}")
+
+
 def input_currents(method, layer, train, fmt=None, extra=None):
     """The per-step weighted input sum ``[B, out, steps]`` whose maximum balances thresholds:
     dV/dt for TSC, the tracked synapses' sum for TTFS, ``W s(t)`` for the rate methods.
     ``extra``: a residual junction's shortcut input per step (float TSC only)."""
-    if extra is not None and (method != "tsc" or fmt is not None):
-        raise ValueError(f"residual junctions are implemented for the float 'tsc' model only, "
-                         f"not {'the integer model' if fmt is not None else repr(method)}")
+    _check_shortcut_input(method, fmt, extra)
     if method == "tsc":
-        dvdt = _Accumulate(layer, train, fmt).dvdt_steps()
-        return dvdt if extra is None else dvdt + torch.cumsum(extra, -1)
+        return _Accumulate(layer, train, fmt).dvdt_steps(extra)
     if method == "tsc-shared":
         return torch.cumsum(layer_currents(layer, train, False), -1)
     if method == "ttfs":
@@ -310,8 +313,7 @@ def run_layer(method, layer, train, threshold, *, fmt=None, rounding="nearest", 
     """Run one layer over its steps. Returns ``(spikes_out or None, V, currents, membrane
     updates [B], saturations [B])``; ``currents`` are the per-step weighted input sums that
     threshold balancing takes its maximum over. ``extra``: a junction's shortcut input."""
-    if extra is not None and (method != "tsc" or fmt is not None):
-        input_currents(method, layer, train, fmt, extra)  # raises the explanation
+    _check_shortcut_input(method, fmt, extra)
     if method == "tsc":
         return _tsc_windowed(layer, train, threshold, fmt, rounding, last, extra)
     if fmt is not None:
