@@ -62,7 +62,7 @@ def balance(network, x, method, steps, *, alpha=0.8, statistic="max", percentile
     for index, layer in enumerate(network.hidden):
         scales = network.with_thresholds(thresholds + [None] * (len(network.hidden) -
                                                                  len(thresholds))).scales()
-        extras = [shortcut_currents(layer, k, scales, index) for k in kept]
+        extras = [shortcut_currents(method, layer, k, scales, index) for k in kept]
         chunks = []
         for train, extra in zip(trains, extras):
             current = input_currents(method, layer, train, fmt, extra).flatten()

@@ -21,6 +21,13 @@ __all__ = [
 ]
 
 
+def _tensor(values, dtype):
+    """``values`` as a ``dtype`` tensor, on the device it is already on."""
+    if isinstance(values, torch.Tensor):
+        return values.to(dtype)
+    return torch.as_tensor(values, dtype=dtype)
+
+
 def _check_steps(steps):
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 2:
         raise ValueError(f"steps must be an integer of at least 2, not {steps!r}")
@@ -32,18 +39,18 @@ def input_codes(x, steps):
     Values outside [-1, 1] are clipped first. Returns an int64 tensor of ``x``'s shape.
     """
     _check_steps(steps)
-    x = torch.as_tensor(x, dtype=torch.float64).clamp(-1.0, 1.0)
+    x = _tensor(x, torch.float64).clamp(-1.0, 1.0)
     return (torch.sign(x) * torch.floor(x.abs() * (steps - 1))).to(torch.int64)
 
 
 def tsc_spikes(codes, steps):
     """TSC spike train (Eq. 2) of integer ``codes``: ``sgn(c)`` at 0 and ``-sgn(c)`` at ``|c|``."""
     _check_steps(steps)
-    codes = torch.as_tensor(codes, dtype=torch.int64)
+    codes = _tensor(codes, torch.int64)
     if codes.numel() and int(codes.abs().max()) > steps - 1:
         raise ValueError(f"input codes must lie in [-{steps - 1}, {steps - 1}] for {steps} steps")
     sign = torch.sign(codes).to(torch.int8)
-    spikes = torch.zeros(*codes.shape, steps, dtype=torch.int8)
+    spikes = torch.zeros(*codes.shape, steps, dtype=torch.int8, device=codes.device)
     active = codes != 0
     spikes[..., 0] = sign
     end = codes.abs().clamp(max=steps - 1).unsqueeze(-1)
@@ -56,8 +63,8 @@ def ttfs_spikes(codes, steps):
     ``t_s = N + 1 - p*``); a synapse counts from the step after its spike to the window's end,
     so a TTFS input contributes ``|c|`` steps, exactly as a TSC block does."""
     _check_steps(steps)
-    codes = torch.as_tensor(codes, dtype=torch.int64)
-    spikes = torch.zeros(*codes.shape, steps, dtype=torch.int8)
+    codes = _tensor(codes, torch.int64)
+    spikes = torch.zeros(*codes.shape, steps, dtype=torch.int8, device=codes.device)
     time = (steps - 1 - codes.abs()).clamp(min=0).unsqueeze(-1)
     spikes.scatter_(-1, time, torch.sign(codes).to(torch.int8).unsqueeze(-1))
     return spikes
@@ -66,8 +73,10 @@ def ttfs_spikes(codes, steps):
 def poisson_spikes(x, steps, generator):
     """Poisson rate code: at every step a spike ``sgn(x)`` with probability ``|x|``."""
     _check_steps(steps)
-    x = torch.as_tensor(x, dtype=torch.float32).clamp(-1.0, 1.0)
-    draws = torch.rand(*x.shape, steps, generator=generator)
+    x = _tensor(x, torch.float32).clamp(-1.0, 1.0)
+    # drawn on the generator's device, so that a seed gives the same trains everywhere
+    where = generator.device if generator is not None else x.device
+    draws = torch.rand(*x.shape, steps, generator=generator, device=where).to(x.device)
     return torch.where(draws < x.abs().unsqueeze(-1), torch.sign(x).unsqueeze(-1), 0.0).to(
         torch.int8
     )
@@ -76,7 +85,7 @@ def poisson_spikes(x, steps, generator):
 def constant_input(x, steps):
     """Analog input: the value ``x`` itself at every step (float32)."""
     _check_steps(steps)
-    x = torch.as_tensor(x, dtype=torch.float32).clamp(-1.0, 1.0)
+    x = _tensor(x, torch.float32).clamp(-1.0, 1.0)
     return x.unsqueeze(-1).expand(*x.shape, steps)
 
 

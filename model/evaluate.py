@@ -23,7 +23,7 @@ from .quantize import quantize
 from .simulate import simulate
 from .train import load_checkpoint, train
 
-__all__ = ["ROWS", "Row", "evaluate", "efficiency", "main"]
+__all__ = ["ROWS", "Row", "batches", "evaluate", "efficiency", "main"]
 
 # row name -> (simulated method, rate input coding)
 ROWS = {
@@ -62,38 +62,79 @@ class Row:
         return self.synaptic_additions + self.membrane_additions
 
 
-def _row(name, alpha, steps, result, labels, ann_prediction):
-    c = result.counts
-    mean = lambda t: float(t.double().mean())  # noqa: E731
-    return Row(name, alpha, steps, c.latency,
-               mean(result.prediction == labels), mean(result.prediction == ann_prediction),
-               100 * mean(c.spike_rate()), mean(c.spikes) / max(c.spiking_neurons, 1),
-               mean(c.synaptic), mean(c.membrane), mean(c.memory_reads), mean(c.saturations))
+class _Totals:
+    """Sums over the test batches of one (row, alpha, N)."""
+
+    def __init__(self):
+        self.images = self.correct = self.agree = 0
+        self.spikes = self.synaptic = self.membrane = self.reads = self.saturations = 0
+        self.latency = self.neurons = 0
+
+    def add(self, result, labels, ann_prediction):
+        c = result.counts
+        total = lambda t: int(t.sum())  # noqa: E731
+        self.images += len(labels)
+        self.correct += total(result.prediction == labels)
+        self.agree += total(result.prediction == ann_prediction)
+        self.spikes += total(c.spikes)
+        self.synaptic += total(c.synaptic)
+        self.membrane += total(c.membrane)
+        self.reads += total(c.memory_reads)
+        self.saturations += total(c.saturations)
+        self.latency, self.neurons = c.latency, c.spiking_neurons
+
+    def row(self, name, alpha, steps):
+        n, neurons = self.images, max(self.neurons, 1)
+        return Row(name, alpha, steps, self.latency, self.correct / n, self.agree / n,
+                   100 * self.spikes / (n * neurons * self.latency), self.spikes / n / neurons,
+                   self.synaptic / n, self.membrane / n, self.reads / n, self.saturations / n)
 
 
-def evaluate(network, calibration, x, labels, ann_prediction, *, rows=tuple(ROWS),
-             steps=DEFAULT_STEPS, rate_steps=DEFAULT_RATE_STEPS, alphas=DEFAULT_ALPHAS,
-             statistic="max", seed=SEED, progress=True):
-    """Run every (row, alpha, N) and return a list of :class:`Row`."""
+def _runner(network, calibration, name, alpha, steps, statistic, generator):
+    """Balance (or quantize) for one row; return the function that simulates a batch."""
+    method, coding = ROWS[name]
+    if name == "tsc-int8":
+        return quantize(network, calibration, steps, alpha=alpha, statistic=statistic).run
+    balanced = balance(network, calibration, method, steps, alpha=alpha, statistic=statistic,
+                       input_coding=coding, generator=generator)
+
+    def run(x):
+        return simulate(balanced, x, method, steps, input_coding=coding, generator=generator)
+    return run
+
+
+def batches(x, labels, ann_prediction, batch_size=256):
+    """``(x, labels, ann_prediction)`` in batches, the test set form :func:`evaluate` takes."""
+    return [(x[i:i + batch_size], labels[i:i + batch_size], ann_prediction[i:i + batch_size])
+            for i in range(0, len(x), batch_size)]
+
+
+def evaluate(network, calibration, test, *, rows=tuple(ROWS), steps=DEFAULT_STEPS,
+             rate_steps=DEFAULT_RATE_STEPS, alphas=DEFAULT_ALPHAS, statistic="max", seed=SEED,
+             device="cpu", progress=True):
+    """Run every (row, alpha, N) over the whole test set; return a list of :class:`Row`.
+
+    ``test`` is a re-iterable of ``(x, labels, ann_prediction)`` batches (see
+    :func:`batches`); every batch and the network are moved to ``device``, where thresholds
+    are balanced on ``calibration`` and the simulation runs. Poisson trains come from a CPU
+    generator seeded with ``seed``, so they do not depend on the device.
+    """
+    network, calibration = network.to(device), calibration.to(device)
     results, started = [], time.monotonic()
     plan = [(name, alpha, n) for name in rows for alpha in alphas
             for n in (rate_steps if name in RATE_ROWS else steps)]
     for done, (name, alpha, n) in enumerate(plan, 1):
-        method, coding = ROWS[name]
-        generator = torch.Generator().manual_seed(seed)
-        if name == "tsc-int8":
-            qnet = quantize(network, calibration, n, alpha=alpha, statistic=statistic)
-            result = qnet.run(x)
-        else:
-            balanced = balance(network, calibration, method, n, alpha=alpha, statistic=statistic,
-                               input_coding=coding, generator=generator)
-            result = simulate(balanced, x, method, n, input_coding=coding, generator=generator)
-        results.append(_row(name, alpha, n, result, labels, ann_prediction))
+        run = _runner(network, calibration, name, alpha, n, statistic,
+                      torch.Generator().manual_seed(seed))
+        totals = _Totals()
+        for x, labels, ann_prediction in test:
+            totals.add(run(x.to(device)), labels.to(device), ann_prediction.to(device))
+        results.append(totals.row(name, alpha, n))
         if progress:
             r = results[-1]
             print(f"[{done}/{len(plan)} {time.monotonic() - started:6.1f}s] {name:13s} "
                   f"alpha={alpha:.1f} N={n:5d}: accuracy {r.accuracy:.4f} agreement "
-                  f"{r.agreement:.4f}", file=sys.stderr, flush=True)
+                  f"{r.agreement:.4f} ({totals.images} images)", file=sys.stderr, flush=True)
     return results
 
 
@@ -138,20 +179,24 @@ def efficiency(results, target=0.995, alpha=0.8):
     return out
 
 
-def plot(results, path, alpha=0.8, ann_accuracy=None):
-    """Accuracy and additions against latency, like the paper's Fig. 8."""
+def plot(results, path, alpha=0.8, ann_accuracy=None, title=None):
+    """Accuracy (spike rate R dashed, right axis) and additions against latency, like the
+    paper's Fig. 8."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (acc_ax, add_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
+    rate_ax = acc_ax.twinx()
     for name in ROWS:
         rows = sorted((r for r in results if r.method == name and r.alpha == alpha),
                       key=lambda r: r.latency)
         if not rows:
             continue
         lat = [r.latency for r in rows]
-        acc_ax.plot(lat, [100 * r.accuracy for r in rows], marker="o", ms=3, label=name)
+        (line,) = acc_ax.plot(lat, [100 * r.accuracy for r in rows], marker="o", ms=3,
+                              label=name)
+        rate_ax.plot(lat, [r.spike_rate for r in rows], ls="--", lw=0.8, color=line.get_color())
         add_ax.plot(lat, [r.additions for r in rows], marker="o", ms=3, label=name)
     if ann_accuracy is not None:
         acc_ax.axhline(100 * ann_accuracy, color="k", ls="--", lw=1, label="ANN")
@@ -163,8 +208,9 @@ def plot(results, path, alpha=0.8, ann_accuracy=None):
     acc_ax.set_ylim(bottom=max(0, acc_ax.get_ylim()[0]))
     add_ax.set_yscale("log")
     add_ax.set_ylabel("additions per image (synaptic + membrane)")
+    rate_ax.set_ylabel("spike rate R, Eq. 8 (%, dashed)")
     acc_ax.legend(fontsize=8)
-    fig.suptitle(f"TSC-SNN vs baselines, alpha = {alpha}")
+    fig.suptitle(title or f"TSC-SNN vs baselines, alpha = {alpha}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -262,7 +308,7 @@ def main(argv=None):
     ann_prediction = ann_forward(model, x).argmax(1)
     ann_accuracy = float((ann_prediction == y).float().mean())
     network = convert(model, input_shape)
-    results = evaluate(network, split.x_train, x, y, ann_prediction, rows=rows,
+    results = evaluate(network, split.x_train, batches(x, y, ann_prediction), rows=rows,
                        steps=args.steps, rate_steps=args.rate_steps, alphas=args.alphas,
                        statistic=args.statistic)
     alpha = 0.8 if 0.8 in args.alphas else args.alphas[0]

@@ -54,7 +54,7 @@ class Linear:
     weight: torch.Tensor = field(repr=False)
 
     def apply(self, x, integer):
-        return x @ self.weight.to(x.dtype).t()
+        return x @ self.weight.to(x.device, x.dtype).t()
 
     def out_shape(self, shape):
         return (self.weight.shape[0],)
@@ -74,7 +74,8 @@ class Conv2d:
     padding: int = 0
 
     def apply(self, x, integer):
-        return F.conv2d(x, self.weight.to(x.dtype), stride=self.stride, padding=self.padding)
+        return F.conv2d(x, self.weight.to(x.device, x.dtype), stride=self.stride,
+                        padding=self.padding)
 
     def out_shape(self, shape):
         _, h, w = shape
@@ -119,6 +120,19 @@ class Layer:
         return next(op for op in self.ops if isinstance(op, (Linear, Conv2d)))
 
     @property
+    def device(self):
+        """Where the weights are (the CPU for a weightless shortcut path)."""
+        op = next((op for op in self.ops if isinstance(op, (Linear, Conv2d))), None)
+        return op.weight.device if op is not None else torch.device("cpu")
+
+    def to(self, device):
+        """The same layer with its weights (and its shortcuts') on ``device``."""
+        ops = tuple(op.with_weight(op.weight.to(device)) if isinstance(op, (Linear, Conv2d))
+                    else op for op in self.ops)
+        shortcuts = tuple((source, path.to(device)) for source, path in self.shortcuts)
+        return replace(self, ops=ops, shortcuts=shortcuts)
+
+    @property
     def sources(self):
         """Indices of the layers this one reads besides its predecessor."""
         return tuple(source for source, _ in self.shortcuts)
@@ -156,7 +170,8 @@ class Layer:
     def fanout(self):
         """Synapses leaving each input neuron (structural, zero weights included): a tensor
         of ``in_shape``. One input spike costs this many weight reads and additions."""
-        probe = torch.ones(1, *self.in_shape, dtype=torch.float64, requires_grad=True)
+        probe = torch.ones(1, *self.in_shape, dtype=torch.float64, device=self.device,
+                           requires_grad=True)
         self._structure(lambda w: torch.ones_like(w, dtype=torch.float64)).current(
             probe, integer=True).sum().backward()
         return probe.grad[0].round().to(torch.int64)
@@ -164,7 +179,7 @@ class Layer:
     def abs_row_sums(self):
         """``sum_i |w_ji|`` for every output neuron ``j`` (pooling as a sum): the largest
         magnitude the running input sum dV/dt of neuron ``j`` can reach."""
-        ones = torch.ones(1, *self.in_shape, dtype=torch.float64)
+        ones = torch.ones(1, *self.in_shape, dtype=torch.float64, device=self.device)
         return self._structure(lambda w: w.abs().to(torch.float64)).current(
             ones, integer=True)[0].round().to(torch.int64)
 
@@ -220,6 +235,10 @@ class Network:
                 break
             scales[index] = float(layer.threshold) * scales[index - 1]
         return scales
+
+    def to(self, device):
+        """The same network with every weight on ``device``."""
+        return replace(self, layers=tuple(layer.to(device) for layer in self.layers))
 
     def with_thresholds(self, thresholds):
         if len(thresholds) != len(self.hidden):

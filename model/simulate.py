@@ -114,7 +114,8 @@ def encode_input(x, method, steps, *, input_coding=None, generator=None):
 
 def _synaptic_count(layer, train):
     active = (train != 0).to(torch.float64).sum(-1)
-    return (active.flatten(1) * layer.fanout().flatten().to(torch.float64)).sum(1).round().long()
+    fanout = layer.fanout().flatten().to(active.device, torch.float64)
+    return (active.flatten(1) * fanout).sum(1).round().long()
 
 
 def _dense_matrix(layer):
@@ -122,7 +123,8 @@ def _dense_matrix(layer):
         raise ValueError(
             f"{layer.name}: dV/dt may saturate and the layer is too large ({layer.in_size} x "
             f"{layer.out_size}) for the ordered-event path; widen dvdt_bits")
-    eye = torch.eye(layer.in_size, dtype=torch.float64).reshape(-1, *layer.in_shape)
+    eye = torch.eye(layer.in_size, dtype=torch.float64, device=layer.weight.device)
+    eye = eye.reshape(-1, *layer.in_shape)
     return layer.current(eye, integer=True).reshape(layer.in_size, -1).t().round().long()
 
 
@@ -132,7 +134,8 @@ class _Accumulate:
     def __init__(self, layer, train, fmt):
         self.layer, self.train, self.fmt = layer, train, fmt
         self.batch = train.shape[0]
-        self.saturations = torch.zeros(self.batch, dtype=torch.int64)
+        self.device = train.device
+        self.saturations = torch.zeros(self.batch, dtype=torch.int64, device=self.device)
 
     def dvdt_steps(self, extra=None):
         """The running input sum after each step's events: ``[B, out, steps]``; ``extra`` is
@@ -153,8 +156,9 @@ class _Accumulate:
         matrix = _dense_matrix(self.layer)
         flat = self.train.reshape(self.batch, self.layer.in_size, -1).to(torch.int64)
         steps = flat.shape[-1]
-        dvdt = torch.zeros(self.batch, self.layer.out_size, dtype=torch.int64)
-        out = torch.empty(self.batch, self.layer.out_size, steps, dtype=torch.int64)
+        dvdt = torch.zeros(self.batch, self.layer.out_size, dtype=torch.int64, device=self.device)
+        out = torch.empty(self.batch, self.layer.out_size, steps, dtype=torch.int64,
+                          device=self.device)
         for t in range(steps):
             sources = torch.nonzero(flat[:, :, t].any(0)).flatten().tolist()
             for j in sources:
@@ -183,7 +187,7 @@ def tsc_fire(v, threshold, steps):
     off) if ``V < Vth`` or it is the window's last step, else ``V -= Vth``. The block length
     is ``min(floor(V / Vth), steps - 1)``. Returns ``(spikes [B, n, steps], subtractions [B])``.
     """
-    spikes = torch.zeros(*v.shape, steps, dtype=torch.int8)
+    spikes = torch.zeros(*v.shape, steps, dtype=torch.int8, device=v.device)
     on = v >= threshold
     spikes[..., 0] = on.to(torch.int8)
     v = torch.where(on, v - threshold, v)
@@ -201,25 +205,32 @@ def _tsc_windowed(layer, train, threshold, fmt, rounding, last, extra=None):
     acc = _Accumulate(layer, train, fmt)
     dvdt = acc.dvdt_steps(extra)
     dtype = torch.float32 if fmt is None else torch.int64
-    v_init = torch.zeros((), dtype=dtype)
+    v_init = torch.zeros((), dtype=dtype, device=acc.device)
     if rounding == "nearest" and not last:
-        v_init = torch.tensor(threshold // 2 if fmt is not None else threshold / 2, dtype=dtype)
+        v_init = torch.tensor(threshold // 2 if fmt is not None else threshold / 2, dtype=dtype,
+                              device=acc.device)
     v = acc.potential(dvdt, v_init)
     steps = train.shape[-1]
-    membrane = torch.full((acc.batch,), layer.out_size * steps, dtype=torch.int64)
+    membrane = torch.full((acc.batch,), layer.out_size * steps, dtype=torch.int64,
+                          device=acc.device)
     if last:
         return None, v, dvdt, membrane, acc.saturations
     spikes, subtractions = tsc_fire(v, threshold, steps)
     return spikes, v, dvdt, membrane + subtractions, acc.saturations
 
 
-def _tsc_shared(layer, train, threshold, last):
-    dvdt = input_currents("tsc-shared", layer, train)
+def _zeros(batch, like):
+    """Per-image counts of zero on ``like``'s device."""
+    return torch.zeros(batch, dtype=torch.int64, device=like.device)
+
+
+def _tsc_shared(layer, train, threshold, last, extra):
+    dvdt = input_currents("tsc-shared", layer, train, extra=extra)
     batch, n, steps = dvdt.shape
-    v = torch.zeros(batch, n)
-    spikes = torch.zeros(batch, n, steps, dtype=torch.int8)
-    state = torch.zeros(batch, n, dtype=torch.int8)  # 0 idle, 1 on, 2 done
-    membrane = torch.full((batch,), n * steps, dtype=torch.int64)
+    v = torch.zeros(batch, n, device=dvdt.device)
+    spikes = torch.zeros(batch, n, steps, dtype=torch.int8, device=dvdt.device)
+    state = torch.zeros(batch, n, dtype=torch.int8, device=dvdt.device)  # 0 idle, 1 on, 2 done
+    membrane = torch.full((batch,), n * steps, dtype=torch.int64, device=dvdt.device)
     for t in range(steps):
         v = v + dvdt[..., t]
         if last:
@@ -232,7 +243,7 @@ def _tsc_shared(layer, train, threshold, last):
         state = torch.where(start, 1, torch.where(stop, 2, state)).to(torch.int8)
         v = torch.where(start | stay, v - threshold, v)
         membrane += (start | stay).sum(1)
-    return (None if last else spikes), v, dvdt, membrane, torch.zeros(batch, dtype=torch.int64)
+    return (None if last else spikes), v, dvdt, membrane, _zeros(batch, dvdt)
 
 
 def _tracked(train):
@@ -240,64 +251,69 @@ def _tracked(train):
     return torch.cumsum(train, -1, dtype=torch.int8) - train
 
 
-def shortcut_currents(layer, trains, scales, index):
+def shortcut_currents(method, layer, trains, scales, index):
     """The per-step input of a residual junction's shortcuts, ``[B, out, steps]``, each
     rescaled to the junction's units (``scales[source] / scales[index - 1]``); ``None`` for a
-    layer without shortcuts. ``trains`` maps layer indices (-1: input) to spike trains."""
+    layer without shortcuts. ``trains`` maps layer indices (-1: input) to spike trains.
+
+    A spike of layer ``l`` stands for ``scales[l]`` under every method (temporal or rate
+    coded), so one rescaling serves all. The windowed methods replay the source's
+    window-relative train in the junction's window; the others see it at the same steps.
+    """
     if not layer.shortcuts:
         return None
     total = 0
     for source, path in layer.shortcuts:
         factor = scales[source] / scales[index - 1]
-        total = total + factor * layer_currents(path, trains[source], False)
+        train = _tracked(trains[source]) if method == "ttfs" else trains[source]
+        total = total + factor * layer_currents(path, train, False)
     return total
 
 
-def _check_shortcut_input(method, fmt, extra):
-    if extra is not None and (method != "tsc" or fmt is not None):
-        raise ValueError(f"residual junctions are implemented for the float 'tsc' model only, "
-                         f"not {'the integer model' if fmt is not None else repr(method)}")
+def _check_shortcut_input(fmt, extra):
+    if extra is not None and fmt is not None:
+        raise ValueError("residual junctions are implemented in the float model only, not in "
+                         "the integer model (docs/residual.md)")
 
 
 def input_currents(method, layer, train, fmt=None, extra=None):
     """The per-step weighted input sum ``[B, out, steps]`` whose maximum balances thresholds:
     dV/dt for TSC, the tracked synapses' sum for TTFS, ``W s(t)`` for the rate methods.
-    ``extra``: a residual junction's shortcut input per step (float TSC only)."""
-    _check_shortcut_input(method, fmt, extra)
+    ``extra``: a residual junction's shortcut input per step (float model only)."""
+    _check_shortcut_input(fmt, extra)
     if method == "tsc":
         return _Accumulate(layer, train, fmt).dvdt_steps(extra)
-    if method == "tsc-shared":
-        return torch.cumsum(layer_currents(layer, train, False), -1)
-    if method == "ttfs":
-        return layer_currents(layer, _tracked(train), False)
-    return layer_currents(layer, train, False)
+    current = layer_currents(layer, _tracked(train) if method == "ttfs" else train, False)
+    if extra is not None:
+        current = current + extra
+    return torch.cumsum(current, -1) if method == "tsc-shared" else current
 
 
-def _ttfs(layer, train, threshold, last):
-    current = input_currents("ttfs", layer, train)
+def _ttfs(layer, train, threshold, last, extra):
+    current = input_currents("ttfs", layer, train, extra=extra)
     batch, n, steps = current.shape
     v = current.sum(-1)
-    membrane = torch.full((batch,), n * steps, dtype=torch.int64)
+    membrane = torch.full((batch,), n * steps, dtype=torch.int64, device=current.device)
     if last:
-        return None, v, current, membrane, torch.zeros(batch, dtype=torch.int64)
+        return None, v, current, membrane, _zeros(batch, current)
     # Fire window: a ramp threshold, so that the single spike at t encodes steps - 1 - t.
-    spikes = torch.zeros(batch, n, steps, dtype=torch.int8)
-    fired = torch.zeros(batch, n, dtype=torch.bool)
+    spikes = torch.zeros(batch, n, steps, dtype=torch.int8, device=current.device)
+    fired = torch.zeros(batch, n, dtype=torch.bool, device=current.device)
     for t in range(steps - 1):
         now = ~fired & (v >= (steps - 1 - t) * threshold)
         spikes[..., t] = now.to(torch.int8)
         fired |= now
-    return spikes, v, current, membrane, torch.zeros(batch, dtype=torch.int64)
+    return spikes, v, current, membrane, _zeros(batch, current)
 
 
-def _rate(layer, train, threshold, reset, last):
-    current = input_currents("if", layer, train)
+def _rate(layer, train, threshold, reset, last, extra):
+    current = input_currents("if", layer, train, extra=extra)
     batch, n, steps = current.shape
-    membrane = torch.full((batch,), n * steps, dtype=torch.int64)
+    membrane = torch.full((batch,), n * steps, dtype=torch.int64, device=current.device)
     if last:
-        return None, current.sum(-1), current, membrane, torch.zeros(batch, dtype=torch.int64)
-    v = torch.zeros(batch, n)
-    spikes = torch.zeros(batch, n, steps, dtype=torch.int8)
+        return None, current.sum(-1), current, membrane, _zeros(batch, current)
+    v = torch.zeros(batch, n, device=current.device)
+    spikes = torch.zeros(batch, n, steps, dtype=torch.int8, device=current.device)
     for t in range(steps):
         v = v + current[..., t]
         fire = v >= threshold
@@ -305,7 +321,7 @@ def _rate(layer, train, threshold, reset, last):
         v = torch.where(fire, (v - threshold) if reset == "soft" else torch.zeros_like(v), v)
         if reset == "soft":
             membrane += fire.sum(1)
-    return spikes, v, current, membrane, torch.zeros(batch, dtype=torch.int64)
+    return spikes, v, current, membrane, _zeros(batch, current)
 
 
 def run_layer(method, layer, train, threshold, *, fmt=None, rounding="nearest", last=False,
@@ -313,18 +329,18 @@ def run_layer(method, layer, train, threshold, *, fmt=None, rounding="nearest", 
     """Run one layer over its steps. Returns ``(spikes_out or None, V, currents, membrane
     updates [B], saturations [B])``; ``currents`` are the per-step weighted input sums that
     threshold balancing takes its maximum over. ``extra``: a junction's shortcut input."""
-    _check_shortcut_input(method, fmt, extra)
+    _check_shortcut_input(fmt, extra)
     if method == "tsc":
         return _tsc_windowed(layer, train, threshold, fmt, rounding, last, extra)
     if fmt is not None:
         raise ValueError(f"the integer model implements only the windowed 'tsc' method, "
                          f"not {method!r}")
     if method == "tsc-shared":
-        return _tsc_shared(layer, train, threshold, last)
+        return _tsc_shared(layer, train, threshold, last, extra)
     if method == "ttfs":
-        return _ttfs(layer, train, threshold, last)
+        return _ttfs(layer, train, threshold, last, extra)
     if method in ("if", "rmp"):
-        return _rate(layer, train, threshold, "zero" if method == "if" else "soft", last)
+        return _rate(layer, train, threshold, "zero" if method == "if" else "soft", last, extra)
     raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
@@ -349,22 +365,24 @@ def simulate(network, x, method, steps, *, input_coding=None, fmt=None, rounding
     train = encode_input(x, method, steps, input_coding=input_coding, generator=generator)
     batch = train.shape[0]
     spikes = [train] if record else []
-    synaptic = torch.zeros(batch, dtype=torch.int64)
-    membrane = torch.zeros(batch, dtype=torch.int64)
-    saturations = torch.zeros(batch, dtype=torch.int64)
+    synaptic = _zeros(batch, train)
+    membrane = _zeros(batch, train)
+    saturations = _zeros(batch, train)
     # Constant (analog) input is not spikes: it counts neither as spikes nor as neurons.
     coded = input_coding != "constant"
-    spike_count = (train != 0).flatten(1).sum(1) if coded else torch.zeros(batch, dtype=torch.int64)
+    spike_count = (train != 0).flatten(1).sum(1) if coded else _zeros(batch, train)
     spiking_neurons = network.layers[0].in_size if coded else 0
     trains, scales = {-1: train}, network.scales()
     for index, layer in enumerate(network.layers):
         last = index == len(network.layers) - 1
-        synaptic += _synaptic_count(layer, _tracked(train) if method == "ttfs" else train)
-        for source, path in layer.shortcuts:  # replayed source spikes: reads and additions
-            synaptic += _synaptic_count(path, trains[source])
+        tracked = _tracked if method == "ttfs" else (lambda t: t)
+        synaptic += _synaptic_count(layer, tracked(train))
+        for source, path in layer.shortcuts:  # the source's spikes again: reads and additions
+            synaptic += _synaptic_count(path, tracked(trains[source]))
         out, v, _, mem, sat = run_layer(method, layer, train, layer.threshold, fmt=fmt,
                                         rounding=rounding, last=last,
-                                        extra=shortcut_currents(layer, trains, scales, index))
+                                        extra=shortcut_currents(method, layer, trains, scales,
+                                                                index))
         membrane += mem
         saturations += sat
         if last:

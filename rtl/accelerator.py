@@ -136,13 +136,21 @@ class TSCAccelerator(wiring.Component):
         def total(signals):
             return sum(signals[1:], signals[0])
 
-        synaptic = total([lane.synaptic for lane in lanes])
+        # The lanes' effects are registered before they reach the counters, so that the
+        # adders stay off the lanes' BRAM-to-state-write path; an inference's last effects
+        # land long before ``done``.
+        synaptic = Signal(range(c.lanes + 1))
+        membrane = Signal(range(c.lanes * c.steps + 1))
+        saturated = Signal(range(c.lanes + 1))
         m.d.sync += [
+            synaptic.eq(total([lane.synaptic for lane in lanes])),
+            membrane.eq(total([lane.membrane for lane in lanes]) +
+                        total([lane.block for lane in lanes])),
+            saturated.eq(total([lane.saturated for lane in lanes])),
             self.synaptic.eq(self.synaptic + synaptic),
             self.weight_reads.eq(self.weight_reads + synaptic),
-            self.membrane.eq(self.membrane + total([lane.membrane for lane in lanes])
-                             + total([lane.block for lane in lanes])),
-            self.saturations.eq(self.saturations + total([lane.saturated for lane in lanes])),
+            self.membrane.eq(self.membrane + membrane),
+            self.saturations.eq(self.saturations + saturated),
         ]
 
         # The lowest pending lane, and the pending set without it.
@@ -159,17 +167,29 @@ class TSCAccelerator(wiring.Component):
         emit_index = Signal(range(max(c.sources) + c.lanes))
         m.d.comb += [weight_addr.eq(row + group), syn_negative.eq(negative),
                      emit_index.eq(scan * c.lanes + lowest)]
-        for lane in lanes:
-            m.d.comb += [lane.weight_addr.eq(weight_addr), lane.negative.eq(syn_negative),
+
+        # The issue register: an op and its operands reach the lanes one cycle after the
+        # scheduler issues them, so that no scheduler logic sits in front of a block RAM
+        # address. A lane reports an op's effects ``latency`` cycles after it was issued.
+        latency = 1 + NeuronLane.LATENCY
+        issue_op = [Signal(Op, name=f"issue_op{k}") for k in range(c.lanes)]
+        issue_count = [Signal(name=f"issue_count{k}") for k in range(c.lanes)]
+        issue_addr = Signal.like(lanes[0].state_addr)
+        issue_operand = Signal.like(lanes[0].operand)
+        for k, lane in enumerate(lanes):
+            m.d.sync += [lane.op.eq(issue_op[k]), lane.count.eq(issue_count[k]),
+                         lane.state_addr.eq(issue_addr), lane.operand.eq(issue_operand),
+                         lane.weight_addr.eq(weight_addr), lane.negative.eq(syn_negative),
                          lane.step.eq(step), lane.bit.eq(bit)]
 
         def issue(op, address, real, operand=0, only_lane=None):
-            """Drive every lane (or one) with ``op`` on ``address``; ``real(k)`` says whether
+            """Issue ``op`` on ``address`` to every lane (or one); ``real(k)`` says whether
             lane ``k``'s neuron exists."""
-            for k, lane in enumerate(lanes):
+            m.d.comb += [issue_addr.eq(address), issue_operand.eq(operand)]
+            for k in range(c.lanes):
                 selected = 1 if only_lane is None else (only_lane == k)
-                m.d.comb += [lane.op.eq(Mux(selected, op, Op.NOP)), lane.state_addr.eq(address),
-                             lane.count.eq(real(k)), lane.operand.eq(operand)]
+                m.d.comb += [issue_op[k].eq(Mux(selected, op, Op.NOP)),
+                             issue_count[k].eq(real(k))]
 
         def target_real(k):
             return group * c.lanes + k < n_tgt[window]
@@ -211,9 +231,15 @@ class TSCAccelerator(wiring.Component):
                 with m.If(group == groups[window] - 1):
                     m.d.sync += [step.eq(0), scan.eq(0)]
                     m.next = "SCAN_ISSUE"
+            # Scans have no side effects, so they run ahead: the scans of the next groups are
+            # issued while this group's result is on its way, and dropped if this one fired.
             with m.State("SCAN_ISSUE"):
                 issue_scan(scan)
-                m.next = "SCAN_WAIT"
+                m.next = "SCAN_AHEAD1" if latency > 1 else "SCAN_WAIT"
+            for ahead in range(1, latency):
+                with m.State(f"SCAN_AHEAD{ahead}"):
+                    issue_scan(scan + ahead)
+                    m.next = f"SCAN_AHEAD{ahead + 1}" if ahead + 1 < latency else "SCAN_WAIT"
             with m.State("SCAN_WAIT"):
                 mask = Cat(lane.spike for lane in lanes)
                 with m.If(mask != 0):
@@ -224,8 +250,8 @@ class TSCAccelerator(wiring.Component):
                     m.d.sync += group.eq(0)
                     m.next = "MEM"
                 with m.Else():
-                    # nothing fired in this group: scan the next one in the same cycle
-                    issue_scan(scan + 1)
+                    # nothing fired in this group: the next group's result arrives next cycle
+                    issue_scan(scan + latency)
                     m.d.sync += scan.eq(scan + 1)
             with m.State("EMIT"):
                 first_row = weight_base[window] + emit_index * groups[window]
@@ -269,7 +295,10 @@ class TSCAccelerator(wiring.Component):
             with m.State("OUT_ISSUE"):
                 out_lane = neuron[:lane_bits] if lane_bits else Const(0)
                 issue(Op.READ, state_base[window] + (neuron >> lane_bits), lambda k: 1)
-                m.next = "OUT_WAIT"
+                m.next = "OUT_GAP1" if latency > 1 else "OUT_WAIT"
+            for gap in range(1, latency):
+                with m.State(f"OUT_GAP{gap}"):
+                    m.next = f"OUT_GAP{gap + 1}" if gap + 1 < latency else "OUT_WAIT"
             with m.State("OUT_WAIT"):
                 value = Array(lane.potential for lane in lanes)[out_lane]
                 m.d.sync += potential.eq(value)

@@ -72,19 +72,24 @@ class HostLink(wiring.Component):
         buf_w = buffer.write_port()
         buf_r = buffer.read_port()
         weight_words = c.weight_depth * c.lanes
-        v_max = (1 << (c.fmt.v_bits - 1)) - 1
 
+        # Lengths and indices within a frame: a payload is at most MAX_PAYLOAD bytes.
+        count = range(MAX_PAYLOAD + 2)
+        # Load-port addresses: the frame's 32-bit address keeps the bits the address space
+        # needs; any higher bit set is remembered as ``address_far`` (past the space).
+        space = weight_words + c.hidden
         command = Signal(8)
-        length = Signal(16)
-        last_index = Signal(16)    # length - 1, registered so that compares stay short
-        index = Signal(16)
+        length = Signal(count)
+        last_index = Signal(count)  # length - 1, registered so that compares stay short
+        index = Signal(count)
         load_past_end = Signal()   # a LOAD8's last address is past the weights
         crc, crc_low = Signal(16, init=CRC16_INIT), Signal(8)
-        address = Signal(32)
+        address = Signal(range(space + 1))
+        address_far = Signal()
         code_bad, load_bad, apply = Signal(), Signal(), Signal()
         word = Signal(32)
-        word_index = Signal(16)
-        target = Signal(32)        # address + word_index
+        word_index = Signal(count)
+        target = Signal(range(space + MAX_PAYLOAD // 4 + 2))  # address + word_index
         nbytes = Signal(3)
         idle = Signal(range(self.timeout_cycles + 1))
         byte = self.i_byte.payload
@@ -93,30 +98,28 @@ class HostLink(wiring.Component):
 
         # Reply: what is being sent.
         reply_command = Signal(8)
-        reply_length = Signal(16)
+        reply_length = Signal(count)
         error = Signal(8)
-        reply_index = Signal(16)   # the payload byte being sent
-        fetch = Signal(16)         # the payload byte being looked up, one ahead
+        reply_left = Signal(count)  # payload bytes still to send, the one on the wire included
+        fetch = Signal(count)      # the payload byte being looked up, one ahead
         tx_byte = Signal(8)        # registered, so that the look-up and the CRC are apart
-        potentials = [Signal(32, name=f"potential{j}") for j in range(c.layers[-1])]
-        class_index = Signal(8)
+        # A RUN's result is written into the frame buffer (its codes are consumed by then)
+        # and sent from there: class, potentials, then the counters, little-endian words.
         counters = [acc.cycles, acc.synaptic, acc.membrane, acc.weight_reads, acc.saturations]
         counters += [getattr(acc, f"spikes_{layer}") for layer in range(c.hidden + 1)]
-        words = Array(potentials + counters)
+        counting = Signal()        # storing counters (else potentials)
         info = Array(Const(b, 8) for b in info_bytes(c))
-        result_byte = Mux(fetch == 0, class_index,
-                          words[(fetch - 1) >> 2].word_select((fetch - 1)[:2], 8))
         payload_byte = Signal(8)
         with m.Switch(reply_command):
             with m.Case(Command.PING | REPLY):
                 m.d.comb += payload_byte.eq(info[fetch])
             with m.Case(Command.RUN | REPLY):
-                m.d.comb += payload_byte.eq(result_byte)
+                m.d.comb += payload_byte.eq(buf_r.data)
             with m.Default():
                 m.d.comb += payload_byte.eq(error)
 
         def reply(kind, size):
-            m.d.sync += [reply_command.eq(kind), reply_length.eq(size), reply_index.eq(0),
+            m.d.sync += [reply_command.eq(kind), reply_length.eq(size), reply_left.eq(size),
                          fetch.eq(0), tx_byte.eq(SOF),
                          crc.eq(CRC16_INIT)]
             m.next = "TX_SOF"
@@ -159,7 +162,8 @@ class HostLink(wiring.Component):
                 with m.If(got):
                     full = Cat(length[:8], byte)
                     m.d.sync += [crc.eq(crc_rx), length[8:].eq(byte), last_index.eq(full - 1),
-                                 index.eq(0), code_bad.eq(0), load_bad.eq(0), address.eq(0)]
+                                 index.eq(0), code_bad.eq(0), load_bad.eq(0), address.eq(0),
+                                 address_far.eq(0)]
                     with m.If(full > MAX_PAYLOAD):
                         fail(ErrorCode.LENGTH)
                     with m.Elif(full == 0):
@@ -174,7 +178,7 @@ class HostLink(wiring.Component):
                     m.d.sync += [crc.eq(crc_rx), index.eq(index + 1)]
                     for k in range(4):
                         with m.If(index == k):
-                            m.d.sync += address.word_select(k, 8).eq(byte)
+                            self._address_byte(m, k, byte, address, address_far)
                     with m.If((command == Command.RUN) &
                               ((signed_byte < -(c.steps - 1)) | (signed_byte > c.steps - 1))):
                         m.d.sync += code_bad.eq(1)
@@ -185,7 +189,7 @@ class HostLink(wiring.Component):
             with m.State("CRC0"):
                 m.d.comb += receiving.eq(1)
                 stalled()
-                m.d.sync += load_past_end.eq(address + length - 4 > weight_words)
+                m.d.sync += load_past_end.eq(address_far | (address + length - 4 > weight_words))
                 with m.If(got):
                     m.d.sync += crc_low.eq(byte)
                     m.next = "CRC1"
@@ -223,10 +227,10 @@ class HostLink(wiring.Component):
                     m.next = "W_READ"
             with m.State("W_CHECK"):
                 value = word.as_signed()
-                is_weight = target < weight_words
-                is_threshold = ~is_weight & (target < weight_words + c.hidden)
-                ok = (is_weight & (value >= -127) & (value <= 127)) | \
-                    (is_threshold & (value >= 1) & (value <= v_max))
+                is_weight = ~address_far & (target < weight_words)
+                is_threshold = ~address_far & ~is_weight & (target < space)
+                ok = (is_weight & self._fits_weight(word)) | \
+                    (is_threshold & self._fits_threshold(word, c.fmt.v_bits))
                 last = index == length
                 with m.If(~apply):
                     with m.If(~ok):
@@ -257,25 +261,60 @@ class HostLink(wiring.Component):
                 with m.If(acc.i_code.ready):
                     m.d.sync += index.eq(index + 1)
                     with m.If(index == last_index):
-                        m.d.sync += word_index.eq(0)
+                        m.d.sync += [index.eq(1), word_index.eq(0), counting.eq(0)]
                         m.next = "RUN_WAIT"
                     with m.Else():
                         m.next = "RUN_READ"
             with m.State("RUN_WAIT"):
                 m.d.comb += acc.o_potential.ready.eq(1)
                 with m.If(acc.o_potential.valid):
-                    for j, p in enumerate(potentials):
-                        with m.If(word_index == j):
-                            m.d.sync += p.eq(acc.o_potential.payload.value)
-                    m.d.sync += word_index.eq(word_index + 1)
-                    with m.If(acc.o_potential.payload.last):
+                    m.d.sync += [word.eq(acc.o_potential.payload.value), nbytes.eq(0),
+                                 counting.eq(acc.o_potential.payload.last)]
+                    m.next = "RUN_STORE"
+            with m.State("RUN_COUNTER"):
+                m.d.sync += [word.eq(Array(counters)[word_index]), nbytes.eq(0),
+                             word_index.eq(word_index + 1)]
+                m.next = "RUN_STORE"
+            with m.State("RUN_STORE"):
+                m.d.comb += [buf_w.addr.eq(index), buf_w.data.eq(word.word_select(nbytes[:2], 8)),
+                             buf_w.en.eq(1)]
+                m.d.sync += [index.eq(index + 1), nbytes.eq(nbytes + 1)]
+                with m.If(nbytes == 3):
+                    with m.If(~counting):
+                        m.next = "RUN_WAIT"
+                    with m.Elif(word_index == len(counters)):
                         m.next = "RUN_CLASS"
+                    with m.Else():
+                        m.next = "RUN_COUNTER"
             with m.State("RUN_CLASS"):
-                m.d.sync += class_index.eq(acc.class_index)
+                m.d.comb += [buf_w.addr.eq(0), buf_w.data.eq(acc.class_index), buf_w.en.eq(1)]
                 reply(Command.RUN | REPLY, result_length(c))
-            self._transmit(m, reply_command, reply_length, reply_index, fetch, payload_byte,
-                           tx_byte, crc)
+            self._transmit(m, reply_command, reply_length, reply_left, fetch, payload_byte,
+                           tx_byte, crc, buf_r)
         return m
+
+    @staticmethod
+    def _address_byte(m, k, byte, address, address_far):
+        """Byte ``k`` of a frame's 32-bit address: the bits ``address`` holds go there, any
+        other set bit marks the address as past the load space."""
+        width = len(address)
+        low, high = 8 * k, 8 * k + 8
+        if low < width:
+            m.d.sync += address[low:min(high, width)].eq(byte)
+        if high > width:
+            with m.If(byte[max(0, width - low):] != 0):
+                m.d.sync += address_far.eq(1)
+
+    @staticmethod
+    def _fits_weight(word):
+        """A 32-bit two's complement word in [-127, 127] (equality tests, no comparator)."""
+        high = word[7:]
+        return (high == 0) | ((high == (1 << len(high)) - 1) & (word[:7] != 0))
+
+    @staticmethod
+    def _fits_threshold(word, v_bits):
+        """A 32-bit word in [1, 2**(v_bits - 1) - 1]."""
+        return (word[v_bits - 1:] == 0) & (word[:v_bits - 1] != 0)
 
     def _dispatch(self, m, c, command, length, index, address, target, code_bad, load_bad,
                   load_past_end, apply, word_index, nbytes, reply, fail):
@@ -308,8 +347,8 @@ class HostLink(wiring.Component):
             with m.Default():
                 fail(ErrorCode.COMMAND)
 
-    def _transmit(self, m, reply_command, reply_length, reply_index, fetch, payload_byte,
-                  tx_byte, crc):
+    def _transmit(self, m, reply_command, reply_length, reply_left, fetch, payload_byte,
+                  tx_byte, crc, buf_r):
         # Every byte goes out of the tx_byte register, loaded one state ahead; one CRC chain
         # covers command, length and payload.
         m.d.comb += self.o_byte.payload.eq(tx_byte)
@@ -319,25 +358,29 @@ class HostLink(wiring.Component):
                   ("TX_LEN0", "TX_LEN1", reply_length[8:], True)]
         for name, after, following, checked in header:
             with m.State(name):
-                m.d.comb += self.o_byte.valid.eq(1)
+                m.d.comb += [self.o_byte.valid.eq(1), buf_r.addr.eq(fetch)]
                 with m.If(self.o_byte.ready):
                     m.d.sync += tx_byte.eq(following)
                     if checked:
                         m.d.sync += crc.eq(crc_tx)
                     m.next = after
+        # The frame buffer answers one cycle after its address: while a payload byte is taken,
+        # the next one is looked up.
         with m.State("TX_LEN1"):
-            m.d.comb += self.o_byte.valid.eq(1)
+            m.d.comb += [self.o_byte.valid.eq(1),
+                         buf_r.addr.eq(Mux(self.o_byte.ready, fetch + 1, fetch))]
             with m.If(self.o_byte.ready):
                 m.d.sync += [crc.eq(crc_tx), tx_byte.eq(payload_byte), fetch.eq(fetch + 1)]
                 m.next = "TX_PAYLOAD"
                 with m.If(reply_length == 0):
                     m.next = "TX_CRC0"
         with m.State("TX_PAYLOAD"):
-            m.d.comb += self.o_byte.valid.eq(1)
+            m.d.comb += [self.o_byte.valid.eq(1),
+                         buf_r.addr.eq(Mux(self.o_byte.ready, fetch + 1, fetch))]
             with m.If(self.o_byte.ready):
                 m.d.sync += [crc.eq(crc_tx), tx_byte.eq(payload_byte), fetch.eq(fetch + 1),
-                             reply_index.eq(reply_index + 1)]
-                with m.If(reply_index == reply_length - 1):
+                             reply_left.eq(reply_left - 1)]
+                with m.If(reply_left == 1):
                     m.next = "TX_CRC0"
         with m.State("TX_CRC0"):
             m.d.comb += [self.o_byte.valid.eq(1), self.o_byte.payload.eq(crc[:8])]

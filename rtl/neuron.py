@@ -1,10 +1,11 @@
-"""The TSC neuron core of one lane: neuron state and weights in block RAM, a two-stage
+"""The TSC neuron core of one lane: neuron state and weights in block RAM, a three-stage
 read-modify-write datapath that implements ``docs/tsc-neuron.md`` bit for bit.
 
-Stage 1 (the cycle an op is issued) presents the state and weight addresses to synchronous
-RAM; stage 2 (the next cycle) computes the update, writes it back and reports its effects.
-The state RAM's read port is transparent to its write port, so an op may read the neuron
-that the op just before it writes.
+Stage 1 (the cycle an op is presented) gives the state and weight addresses to synchronous
+RAM; stage 2 registers what the RAMs read; stage 3 computes the update, writes it back and
+reports its effects from registers, ``LATENCY`` = 3 cycles after stage 1. Any op may follow
+any other on the same neuron: the op two behind reads what stage 3 writes through the state
+RAM's transparent read port, and the op right behind takes it from a forwarding register.
 
 State word of a neuron: ``dV/dt`` (``dvdt_bits``), ``V`` (``v_bits``) and a flag. After its
 integration window a hidden neuron's block length ``k = min(floor(V / Vth), N - 1)`` is
@@ -73,10 +74,12 @@ class NeuronLane(wiring.Component):
     load_addr, load_data, load_en : In
         Weight write port.
     spike, spike_negative, saturated, synaptic, membrane, potential, block : Out
-        Stage 2: the effects of the op issued in the previous cycle. ``membrane`` is 1 for a
-        MEM op; ``block`` is ``k`` after the last DIV op (the neuron's threshold
+        Registered effects of the op presented ``LATENCY`` cycles before. ``membrane`` is 1
+        for a MEM op; ``block`` is ``k`` after the last DIV op (the neuron's threshold
         subtractions under the per-step rule).
     """
+
+    LATENCY = 3
 
     def __init__(self, fmt, steps, state_depth, weight_depth, weight_init=None):
         for name, value in (("state_depth", state_depth), ("weight_depth", weight_depth),
@@ -121,26 +124,44 @@ class NeuronLane(wiring.Component):
             weight_w.en.eq(self.load_en),
         ]
 
-        # Stage 2 registers: the op issued in the previous cycle and its operands.
-        op = Signal(Op)
-        addr = Signal.like(self.state_addr)
-        negative, count = Signal(), Signal()
-        operand = Signal.like(self.operand)
-        bit = Signal.like(self.bit)
-        step = Signal.like(self.step)
-        m.d.sync += [op.eq(self.op), addr.eq(self.state_addr), negative.eq(self.negative),
-                     count.eq(self.count), operand.eq(self.operand), bit.eq(self.bit),
-                     step.eq(self.step)]
+        # The op and its operands travel with it: stage 2, then stage 3.
+        def delayed(signal, name):
+            stage2 = Signal.like(signal, name=f"{name}2")
+            stage3 = Signal.like(signal, name=f"{name}3")
+            m.d.sync += [stage2.eq(signal), stage3.eq(stage2)]
+            return stage2, stage3
 
-        dvdt = state_r.data[:d].as_signed()
-        k = state_r.data[:d]  # the same field read as a block length after integration
-        v = state_r.data[d:d + v_bits].as_signed()
-        flag = state_r.data[d + v_bits]
+        _, op = delayed(self.op, "op")
+        addr2, addr = delayed(self.state_addr, "addr")
+        _, negative = delayed(self.negative, "negative")
+        _, count = delayed(self.count, "count")
+        _, operand = delayed(self.operand, "operand")
+        _, bit = delayed(self.bit, "bit")
+        _, step = delayed(self.step, "step")
+
+        # Stage 2 registers the RAMs' data; stage 3 takes the state from the forwarding
+        # register instead when the op just before wrote the same neuron (decided in stage 2).
+        state_read, weight = Signal.like(state_r.data), Signal.like(weight_r.data)
+        m.d.sync += [state_read.eq(state_r.data), weight.eq(weight_r.data)]
+        written, forward = Signal.like(state_w.data), Signal()
+        current = Mux(forward, written, state_read)
+        m.d.sync += [written.eq(state_w.data),
+                     forward.eq(state_w.en & (addr == addr2))]
+
+        # Stage 3's effects, registered on their way out.
+        effects = {name: Signal.like(getattr(self, name), name=f"{name}_next") for name in
+                   ("spike", "spike_negative", "saturated", "synaptic", "membrane",
+                    "potential", "block")}
+        m.d.sync += [getattr(self, name).eq(value) for name, value in effects.items()]
+
+        dvdt = current[:d].as_signed()
+        k = current[:d]  # the same field read as a block length after integration
+        v = current[d:d + v_bits].as_signed()
+        flag = current[d + v_bits]
         new_dvdt, new_v, new_flag = Signal(d), Signal(signed(v_bits)), Signal()
-        m.d.comb += [new_dvdt.eq(state_r.data[:d]), new_v.eq(v), new_flag.eq(flag),
-                     self.potential.eq(v)]
+        m.d.comb += [new_dvdt.eq(current[:d]), new_v.eq(v), new_flag.eq(flag),
+                     effects["potential"].eq(v)]
 
-        weight = weight_r.data
         syn_sum, syn_clip = _saturate(dvdt + Mux(negative, -weight, weight), d)
         mem_sum, mem_clip = _saturate(v + dvdt, v_bits)
         # Restoring division: the remainder lives in V, the quotient in the dV/dt field.
@@ -154,20 +175,20 @@ class NeuronLane(wiring.Component):
             with m.Case(Op.INIT):
                 m.d.comb += [new_dvdt.eq(0), new_v.eq(operand), new_flag.eq(0)]
             with m.Case(Op.SYN):
-                m.d.comb += [new_dvdt.eq(syn_sum), self.saturated.eq(syn_clip & count),
-                             self.synaptic.eq(count)]
+                m.d.comb += [new_dvdt.eq(syn_sum), effects["saturated"].eq(syn_clip & count),
+                             effects["synaptic"].eq(count)]
             with m.Case(Op.MEM):
-                m.d.comb += [new_v.eq(mem_sum), self.saturated.eq(mem_clip & count),
-                             self.membrane.eq(count)]
+                m.d.comb += [new_v.eq(mem_sum), effects["saturated"].eq(mem_clip & count),
+                             effects["membrane"].eq(count)]
             with m.Case(Op.DIV):
                 m.d.comb += [new_v.eq(Mux(takes, v - divisor, v)), new_flag.eq(0),
                              new_dvdt.eq(Mux(bit == 0, capped, quotient))]
                 with m.If((bit == 0) & count):
-                    m.d.comb += self.block.eq(capped)
+                    m.d.comb += effects["block"].eq(capped)
             with m.Case(Op.SCAN):
                 m.d.comb += [
-                    self.spike.eq(count & (k != 0) & ((step == 0) | (k == step))),
-                    self.spike_negative.eq(flag ^ (step != 0)),
+                    effects["spike"].eq(count & (k != 0) & ((step == 0) | (k == step))),
+                    effects["spike_negative"].eq(flag ^ (step != 0)),
                 ]
             with m.Case(Op.SETK):
                 m.d.comb += [new_dvdt.eq(Mux(operand < 0, -operand, operand)),

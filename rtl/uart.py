@@ -18,7 +18,8 @@ class UARTRx(wiring.Component):
     """Receive 8N1 bytes at ``divisor`` clock cycles per bit.
 
     ``o_data`` carries each byte for one cycle (its ready is ignored: the consumer must take
-    it); a byte whose stop bit is low is dropped and ``framing_error`` pulses.
+    it), straight from registers; a byte whose stop bit is low is dropped and
+    ``framing_error`` pulses.
     """
 
     rx: In(1, init=1)
@@ -37,6 +38,7 @@ class UARTRx(wiring.Component):
         count = Signal(range(self.divisor))
         bits = Signal(range(9))
         shift = Signal(8)
+        m.d.sync += [self.o_data.valid.eq(0), self.framing_error.eq(0)]
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(~rx):
@@ -60,9 +62,9 @@ class UARTRx(wiring.Component):
                 m.d.sync += count.eq(count - 1)
                 with m.If(count == 0):
                     with m.If(rx):
-                        m.d.comb += [self.o_data.valid.eq(1), self.o_data.payload.eq(shift)]
+                        m.d.sync += [self.o_data.valid.eq(1), self.o_data.payload.eq(shift)]
                     with m.Else():
-                        m.d.comb += self.framing_error.eq(1)
+                        m.d.sync += self.framing_error.eq(1)
                     m.next = "IDLE"
         return m
 

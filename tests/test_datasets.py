@@ -5,25 +5,14 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from conftest import write_cifar10
 from PIL import Image
 
 from model.datasets import DatasetError, ImageFolder, load_cifar
 
 
-def _write_cifar10(root, per_batch=4):
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
-                 b"labels": list(rng.integers(0, 10, per_batch))}
-        with open(folder / name, "wb") as f:
-            pickle.dump(batch, f)
-    return folder
-
-
 def test_cifar10_reads_all_batches_and_normalises(tmp_path):
-    _write_cifar10(tmp_path)
+    write_cifar10(tmp_path)
     x, y = load_cifar(tmp_path, 10, "train")
     assert x.shape == (20, 3, 32, 32) and y.shape == (20,) and y.dtype == torch.int64
     assert x.min() >= -1 and x.max() <= 1
@@ -45,7 +34,7 @@ def test_missing_and_corrupt_cifar_files_are_named(tmp_path):
     with pytest.raises(DatasetError, match=r"CIFAR-10 train split not found: expected .*"
                                            r"data_batch_1"):
         load_cifar(tmp_path, 10, "train")
-    folder = _write_cifar10(tmp_path)
+    folder = write_cifar10(tmp_path)
     (folder / "test_batch").write_bytes(b"not a pickle")
     with pytest.raises(DatasetError, match=r"test_batch is not a CIFAR python pickle"):
         load_cifar(tmp_path, 10, "test")

@@ -95,6 +95,12 @@ def test_bad_frames_are_answered_and_change_nothing():
         encode_frame(Command.LOAD8, struct.pack("<I", top - 2) + bytes(4)),  # past the end
         encode_frame(Command.LOAD8, struct.pack("<I", 0) + bytes([1, 0x80])),  # -128
         encode_frame(Command.LOAD32, struct.pack("<Iii", top, 7, 0)),       # threshold 0
+        encode_frame(Command.LOAD8, struct.pack("<I", 1 << 24) + bytes(4)),  # far address
+        encode_frame(Command.LOAD32, struct.pack("<Ii", 1 << 31, 1)),       # far address
+        encode_frame(Command.LOAD32, struct.pack("<Iii", 0, 127, 128)),     # weight 128
+        encode_frame(Command.LOAD32, struct.pack("<Iii", 0, -127, -128)),   # weight -128
+        encode_frame(Command.LOAD32, struct.pack("<Ii", top, 1 << 23)),     # Vth > v_max
+        encode_frame(Command.LOAD32, struct.pack("<Ii", top, -1)),          # Vth < 1
         encode_frame(0x33),                                                 # unknown
         encode_frame(Command.RUN, bytes([0] * 5)),                          # wrong length
         encode_frame(Command.RUN, bytes([6] + [0] * 5)),                    # code > N-1
@@ -103,9 +109,8 @@ def test_bad_frames_are_answered_and_change_nothing():
     replies = exchange(HostLink(config, qnet, timeout_cycles=5000), frames)
     errors = [(r.command, r.payload[0]) for r in replies[:-1]]
     E = Command.ERROR
-    assert errors == [(E, ErrorCode.CRC), (E, ErrorCode.LOAD), (E, ErrorCode.LOAD),
-                      (E, ErrorCode.LOAD), (E, ErrorCode.COMMAND), (E, ErrorCode.LENGTH),
-                      (E, ErrorCode.CODE)]
+    assert errors == [(E, ErrorCode.CRC)] + [(E, ErrorCode.LOAD)] * 9 + [
+        (E, ErrorCode.COMMAND), (E, ErrorCode.LENGTH), (E, ErrorCode.CODE)]
     # nothing was written: the network still answers as the golden model does
     assert _result(replies[-1].payload, config)[1] == want.potentials
 

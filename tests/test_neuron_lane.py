@@ -31,13 +31,14 @@ def lane_fire(fmt, steps, threshold, potentials):
                 await ctx.tick()
         for step in range(steps):
             ctx.set(dut.step, step)
-            for address in range(depth):
-                ctx.set(dut.op, Op.SCAN)
-                ctx.set(dut.state_addr, address)
+            # back to back: the result of the SCAN presented LATENCY cycles ago
+            for cycle in range(depth + dut.LATENCY):
+                ctx.set(dut.op, Op.SCAN if cycle < depth else Op.NOP)
+                ctx.set(dut.state_addr, min(cycle, depth - 1))
                 await ctx.tick()
-                if ctx.get(dut.spike):  # stage 2 of the SCAN just issued
+                address = cycle - dut.LATENCY + 1
+                if 0 <= address < depth and ctx.get(dut.spike):
                     trains[address][step] = -1 if ctx.get(dut.spike_negative) else 1
-        ctx.set(dut.op, Op.NOP)
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)

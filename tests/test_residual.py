@@ -1,4 +1,4 @@
-"""Residual junctions in the float TSC model (docs/residual.md)."""
+"""Residual junctions in the float model, every method (docs/residual.md)."""
 
 import pytest
 import torch
@@ -8,7 +8,7 @@ from model.balance import balance
 from model.convert import ann_forward, convert
 from model.encoding import input_codes
 from model.fixedpoint import FixedPointFormat
-from model.simulate import simulate
+from model.simulate import _tracked, layer_currents, run_layer, simulate
 from model.train import train
 from model.zoo import resnet20
 
@@ -70,15 +70,38 @@ def test_resnet20_converts_and_runs_a_few_snn_steps():
     assert result.output.shape == (2, 10) and result.counts.latency == 20 * 4
 
 
+@pytest.mark.parametrize("method,coding", [("if", "poisson"), ("rmp", "constant"),
+                                           ("tsc-shared", None), ("ttfs", None)])
+def test_every_method_adds_the_shortcut_at_the_junction(method, coding):
+    # The junction's input is W1 s0(t) + s_in(t) / Vth0 (TTFS: the tracked trains), at the
+    # same window-relative step: rebuild it by hand from the recorded trains.
+    torch.manual_seed(0)
+    net = convert(TinyResidual(), (4,))
+    x = torch.rand(64, 4) * 2 - 1
+    generator = torch.Generator().manual_seed(1)
+    balanced = balance(net, x, method, 16, input_coding=coding, generator=generator)
+    result = simulate(balanced, x, method, 16, input_coding=coding, record=True,
+                      generator=torch.Generator().manual_seed(2))
+    s_in, s0, s1 = result.spikes
+    tracked = _tracked if method == "ttfs" else (lambda t: t)
+    junction = balanced.layers[1]
+    extra = tracked(s_in).float() / balanced.thresholds[0]
+    spikes = run_layer(method, junction, s0, junction.threshold, extra=extra)[0]
+    assert torch.equal(spikes, s1)
+    assert int((s1 != 0).sum()) > 0
+    # the output integrates the junction's spikes (the shared schedule's V integrates dV/dt)
+    current = layer_currents(balanced.layers[2], tracked(s1), False)
+    if method == "tsc-shared":
+        current = torch.cumsum(current, -1)
+    assert torch.allclose(result.output, current.sum(-1), atol=1e-4)
+
+
 def test_residual_is_refused_where_it_is_not_implemented():
     torch.manual_seed(0)
     net = convert(TinyResidual(), (4,))
     x = torch.rand(4, 4) * 2 - 1
-    with pytest.raises(ValueError, match="residual junctions are implemented for the float "
-                                         "'tsc' model only, not 'if'"):
-        balance(net, x, "if", 8, input_coding="constant")
     balanced = balance(net, x, "tsc", 8)
-    with pytest.raises(ValueError, match="not the integer model"):
+    with pytest.raises(ValueError, match="not in the integer model"):
         simulate(balanced, x, "tsc", 8, fmt=FixedPointFormat())
     from model.quantize import IntegerNetwork
     with pytest.raises(ValueError, match="integer model does not implement residual"):
