@@ -160,6 +160,14 @@ class TSCAccelerator(wiring.Component):
                 m.d.comb += lowest.eq(k)
         remaining = pending & ~(Const(1, c.lanes) << lowest)
 
+        # The first weight row of the spike being emitted, weight_base + index * groups,
+        # without a multiplier: scan_row follows the scan group (weight_base + scan * lanes *
+        # groups) and the lane's offset lowest * groups is a sum of shifted copies.
+        stride = table([c.lanes * g for g in c.groups])
+        scan_row = Signal(range(c.weight_depth + max(c.lanes * g for g in c.groups) + 1))
+        lowest_offset = sum((Mux(lowest[b], groups[window] << b, 0)
+                             for b in range(len(lowest))), Const(0))
+
         # SYN operands: from the registers during a burst, straight from the pending spike in
         # the EMIT cycle that issues the burst's first op.
         weight_addr = Signal.like(row)
@@ -212,15 +220,14 @@ class TSCAccelerator(wiring.Component):
                 m.d.sync += group.eq(0)
                 m.next = "MEM"
             with m.Else():
-                m.d.sync += scan.eq(scan + 1)
+                m.d.sync += [scan.eq(scan + 1), scan_row.eq(scan_row + stride[window])]
                 m.next = "SCAN_ISSUE"
 
         with m.FSM(name="scheduler") as fsm:
             with m.State("IDLE"):
-                self._idle(m, c, received, thresholds, lanes, issue, lane_bits)
-                with m.If(self.i_code.valid & (received == c.inputs - 1) &
-                          (self.i_code.payload >= -(c.steps - 1)) &
-                          (self.i_code.payload <= c.steps - 1)):
+                code_valid, code_ok, last_code = self._idle(m, c, received, lanes, issue,
+                                                            lane_bits)
+                with m.If(code_valid & code_ok & last_code):
                     m.d.sync += [window.eq(0), group.eq(0), self.done.eq(0)]
                     m.d.sync += [getattr(self, name).eq(0) for name in counters]
                     m.d.sync += [s.eq(0) for s in spikes]
@@ -229,7 +236,7 @@ class TSCAccelerator(wiring.Component):
                 issue(Op.INIT, state_base[window] + group, target_real, v_init)
                 m.d.sync += group.eq(group + 1)
                 with m.If(group == groups[window] - 1):
-                    m.d.sync += [step.eq(0), scan.eq(0)]
+                    m.d.sync += [step.eq(0), scan.eq(0), scan_row.eq(weight_base[window])]
                     m.next = "SCAN_ISSUE"
             # Scans have no side effects, so they run ahead: the scans of the next groups are
             # issued while this group's result is on its way, and dropped if this one fired.
@@ -252,9 +259,9 @@ class TSCAccelerator(wiring.Component):
                 with m.Else():
                     # nothing fired in this group: the next group's result arrives next cycle
                     issue_scan(scan + latency)
-                    m.d.sync += scan.eq(scan + 1)
+                    m.d.sync += [scan.eq(scan + 1), scan_row.eq(scan_row + stride[window])]
             with m.State("EMIT"):
-                first_row = weight_base[window] + emit_index * groups[window]
+                first_row = scan_row + lowest_offset
                 spike_negative = pending_negative.bit_select(lowest, 1)
                 m.d.comb += self.o_spike.valid.eq(1)
                 with m.If(self.o_spike.ready):
@@ -275,7 +282,8 @@ class TSCAccelerator(wiring.Component):
                 issue(Op.MEM, state_base[window] + group, target_real)
                 m.d.sync += group.eq(group + 1)
                 with m.If(group == groups[window] - 1):
-                    m.d.sync += [scan.eq(0), group.eq(0), bit.eq(c.quotient_bits - 1)]
+                    m.d.sync += [scan.eq(0), scan_row.eq(weight_base[window]), group.eq(0),
+                                 bit.eq(c.quotient_bits - 1)]
                     with m.If(step != c.steps - 1):
                         m.d.sync += step.eq(step + 1)
                         m.next = "SCAN_ISSUE"
@@ -314,27 +322,44 @@ class TSCAccelerator(wiring.Component):
                     with m.Else():
                         m.d.sync += neuron.eq(neuron + 1)
                         m.next = "OUT_ISSUE"
+        self._load_port(m, c, thresholds, lanes, lane_bits)
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
         with m.If(self.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
         return m
 
-    def _idle(self, m, c, received, thresholds, lanes, issue, lane_bits):
-        """Accept codes (stored as block lengths) and load words while idle."""
-        m.d.comb += [self.i_code.ready.eq(1), self.i_load.ready.eq(1)]
-        code = self.i_code.payload
-        with m.If(self.i_code.valid):
-            with m.If((code < -(c.steps - 1)) | (code > c.steps - 1)):
+    def _idle(self, m, c, received, lanes, issue, lane_bits):
+        """Accept codes and load words while idle. A code is registered on its way in and
+        stored (as a block length) in the next cycle; no code is taken while the image's last
+        one waits there. Returns the registered code's valid, range check and is-last."""
+        code_valid, code = Signal(), Signal.like(self.i_code.payload)
+        m.d.sync += [code_valid.eq(self.i_code.valid & self.i_code.ready),
+                     code.eq(self.i_code.payload)]
+        code_ok = (code >= -(c.steps - 1)) & (code <= c.steps - 1)
+        last_code = received == c.inputs - 1
+        m.d.comb += [self.i_code.ready.eq(~(code_valid & last_code)), self.i_load.ready.eq(1)]
+        with m.If(code_valid):
+            with m.If(~code_ok):
                 m.d.sync += [self.code_error.eq(1), received.eq(0)]
             with m.Else():
                 lane = received[:lane_bits] if lane_bits else Const(0)
                 issue(Op.SETK, c.input_base + (received >> lane_bits), lambda k: 1, code,
                       only_lane=lane)
-                m.d.sync += received.eq(Mux(received == c.inputs - 1, 0, received + 1))
-        address, value = self.i_load.payload.address, self.i_load.payload.value
+                m.d.sync += received.eq(Mux(last_code, 0, received + 1))
+        return code_valid, code_ok, last_code
+
+    def _load_port(self, m, c, thresholds, lanes, lane_bits):
+        """Write the load word accepted in the previous cycle (registered on its way in, so
+        that the sender's logic and the checks below are a cycle apart)."""
+        valid = Signal()
+        address, value = Signal.like(self.i_load.payload.address), Signal.like(
+            self.i_load.payload.value)
+        m.d.sync += [valid.eq(self.i_load.valid & self.i_load.ready),
+                     address.eq(self.i_load.payload.address),
+                     value.eq(self.i_load.payload.value)]
         weight_words = c.weight_depth * c.lanes
         bad = Signal()
-        with m.If(self.i_load.valid):
+        with m.If(valid):
             with m.If(address < weight_words):
                 with m.If((value >= -127) & (value <= 127)):
                     for k, lane in enumerate(lanes):

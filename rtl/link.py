@@ -11,7 +11,7 @@ waits for each reply).
 
 import struct
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal
+from amaranth import Array, Cat, Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -83,11 +83,13 @@ class HostLink(wiring.Component):
         last_index = Signal(count)  # length - 1, registered so that compares stay short
         index = Signal(count)
         load_past_end = Signal()   # a LOAD8's last address is past the weights
+        too_long = Signal()        # the length field exceeds MAX_PAYLOAD
         crc, crc_low = Signal(16, init=CRC16_INIT), Signal(8)
         address = Signal(range(space + 1))
         address_far = Signal()
         code_bad, load_bad, apply = Signal(), Signal(), Signal()
         word = Signal(32)
+        word_ok, last_word = Signal(), Signal()  # LOAD32: the word's checks
         word_index = Signal(count)
         target = Signal(range(space + MAX_PAYLOAD // 4 + 2))  # address + word_index
         nbytes = Signal(3)
@@ -101,32 +103,42 @@ class HostLink(wiring.Component):
         reply_length = Signal(count)
         error = Signal(8)
         reply_left = Signal(count)  # payload bytes still to send, the one on the wire included
-        fetch = Signal(count)      # the payload byte being looked up, one ahead
         tx_byte = Signal(8)        # registered, so that the look-up and the CRC are apart
         # A RUN's result is written into the frame buffer (its codes are consumed by then)
         # and sent from there: class, potentials, then the counters, little-endian words.
         counters = [acc.cycles, acc.synaptic, acc.membrane, acc.weight_reads, acc.saturations]
         counters += [getattr(acc, f"spikes_{layer}") for layer in range(c.hidden + 1)]
         counting = Signal()        # storing counters (else potentials)
+        counter_word = Signal(32)
         info = Array(Const(b, 8) for b in info_bytes(c))
         payload_byte = Signal(8)
         with m.Switch(reply_command):
             with m.Case(Command.PING | REPLY):
-                m.d.comb += payload_byte.eq(info[fetch])
+                m.d.comb += payload_byte.eq(info[index])
             with m.Case(Command.RUN | REPLY):
                 m.d.comb += payload_byte.eq(buf_r.data)
             with m.Default():
                 m.d.comb += payload_byte.eq(error)
 
-        def reply(kind, size):
-            m.d.sync += [reply_command.eq(kind), reply_length.eq(size), reply_left.eq(size),
-                         fetch.eq(0), tx_byte.eq(SOF),
-                         crc.eq(CRC16_INIT)]
-            m.next = "TX_SOF"
+        send = Signal()            # a reply is ready for the transmitter
+        with m.FSM(name="reply") as transmitter:
+            self._transmit(m, send, reply_command, reply_length, reply_left, index,
+                           payload_byte, tx_byte, crc)
+
+        # A reply's length follows from its command.
+        sizes = {Command.PING | REPLY: len(info_bytes(c)), Command.LOAD8 | REPLY: 0,
+                 Command.LOAD32 | REPLY: 0, Command.RUN | REPLY: result_length(c),
+                 Command.ERROR: 1}
+
+        def reply(kind):
+            # the transmitter is set up in REPLY_START, from reply_command alone
+            m.d.sync += reply_command.eq(kind)
+            m.next = "REPLY_START"
 
         def fail(code):
+            # the ERROR reply starts in the next cycle, from the FAIL state
             m.d.sync += error.eq(code)
-            reply(Command.ERROR, 1)
+            m.next = "FAIL"
 
         receiving = Signal()
         with m.If(receiving & ~got):
@@ -162,14 +174,17 @@ class HostLink(wiring.Component):
                 with m.If(got):
                     full = Cat(length[:8], byte)
                     m.d.sync += [crc.eq(crc_rx), length[8:].eq(byte), last_index.eq(full - 1),
-                                 index.eq(0), code_bad.eq(0), load_bad.eq(0), address.eq(0),
-                                 address_far.eq(0)]
-                    with m.If(full > MAX_PAYLOAD):
-                        fail(ErrorCode.LENGTH)
-                    with m.Elif(full == 0):
-                        m.next = "CRC0"
-                    with m.Else():
-                        m.next = "PAYLOAD"
+                                 too_long.eq(full > MAX_PAYLOAD), index.eq(0), code_bad.eq(0),
+                                 load_bad.eq(0), address.eq(0), address_far.eq(0)]
+                    m.next = "LEN_CHECK"
+            with m.State("LEN_CHECK"):
+                # one cycle, between two bytes: the UART's come at least 20 cycles apart
+                with m.If(too_long):
+                    fail(ErrorCode.LENGTH)
+                with m.Elif(length == 0):
+                    m.next = "CRC0"
+                with m.Else():
+                    m.next = "PAYLOAD"
             with m.State("PAYLOAD"):
                 m.d.comb += receiving.eq(1)
                 stalled()
@@ -213,7 +228,7 @@ class HostLink(wiring.Component):
                 with m.If(acc.i_load.ready):
                     m.d.sync += index.eq(index + 1)
                     with m.If(index == last_index):
-                        reply(Command.LOAD8 | REPLY, 0)
+                        reply(Command.LOAD8 | REPLY)
                     with m.Else():
                         m.next = "L8_READ"
             with m.State("W_READ"):
@@ -222,16 +237,21 @@ class HostLink(wiring.Component):
             with m.State("W_CAPTURE"):
                 m.d.sync += word.eq(Cat(word[8:], buf_r.data))
                 with m.If(nbytes == 4):
-                    m.next = "W_CHECK"
+                    m.next = "W_VALIDATE"
                 with m.Else():
                     m.next = "W_READ"
-            with m.State("W_CHECK"):
-                value = word.as_signed()
+            with m.State("W_VALIDATE"):
+                # the word's checks, registered for W_CHECK
                 is_weight = ~address_far & (target < weight_words)
                 is_threshold = ~address_far & ~is_weight & (target < space)
-                ok = (is_weight & self._fits_weight(word)) | \
-                    (is_threshold & self._fits_threshold(word, c.fmt.v_bits))
-                last = index == length
+                m.d.sync += [
+                    word_ok.eq((is_weight & self._fits_weight(word)) |
+                               (is_threshold & self._fits_threshold(word, c.fmt.v_bits))),
+                    last_word.eq(index == length)]
+                m.next = "W_CHECK"
+            with m.State("W_CHECK"):
+                value = word.as_signed()
+                ok, last = word_ok, last_word
                 with m.If(~apply):
                     with m.If(~ok):
                         fail(ErrorCode.LOAD)
@@ -250,7 +270,7 @@ class HostLink(wiring.Component):
                         m.d.sync += [word_index.eq(word_index + 1), nbytes.eq(0),
                                      target.eq(target + 1)]
                         with m.If(last):
-                            reply(Command.LOAD32 | REPLY, 0)
+                            reply(Command.LOAD32 | REPLY)
                         with m.Else():
                             m.next = "W_READ"
             with m.State("RUN_READ"):
@@ -272,8 +292,13 @@ class HostLink(wiring.Component):
                                  counting.eq(acc.o_potential.payload.last)]
                     m.next = "RUN_STORE"
             with m.State("RUN_COUNTER"):
-                m.d.sync += [word.eq(Array(counters)[word_index]), nbytes.eq(0),
+                # select the counter into its own register, then into the word
+                select = word_index[:max(1, (len(counters) - 1).bit_length())]
+                m.d.sync += [counter_word.eq(Array(counters)[select]),
                              word_index.eq(word_index + 1)]
+                m.next = "RUN_COUNTER_WORD"
+            with m.State("RUN_COUNTER_WORD"):
+                m.d.sync += [word.eq(counter_word), nbytes.eq(0)]
                 m.next = "RUN_STORE"
             with m.State("RUN_STORE"):
                 m.d.comb += [buf_w.addr.eq(index), buf_w.data.eq(word.word_select(nbytes[:2], 8)),
@@ -288,9 +313,22 @@ class HostLink(wiring.Component):
                         m.next = "RUN_COUNTER"
             with m.State("RUN_CLASS"):
                 m.d.comb += [buf_w.addr.eq(0), buf_w.data.eq(acc.class_index), buf_w.en.eq(1)]
-                reply(Command.RUN | REPLY, result_length(c))
-            self._transmit(m, reply_command, reply_length, reply_left, fetch, payload_byte,
-                           tx_byte, crc, buf_r)
+                reply(Command.RUN | REPLY)
+            with m.State("FAIL"):
+                reply(Command.ERROR)
+            with m.State("REPLY_START"):
+                size = Signal.like(reply_length)
+                with m.Switch(reply_command):
+                    for kind, length in sizes.items():
+                        with m.Case(kind):
+                            m.d.comb += size.eq(length)
+                m.d.sync += [reply_length.eq(size), reply_left.eq(size), index.eq(0),
+                             crc.eq(CRC16_INIT), send.eq(1)]
+                m.next = "REPLY"
+            with m.State("REPLY"):
+                # the transmitter has the reply: wait until its last byte is taken
+                with m.If(transmitter.ongoing("TX_CRC1") & self.o_byte.ready):
+                    m.next = "SOF"
         return m
 
     @staticmethod
@@ -320,7 +358,7 @@ class HostLink(wiring.Component):
                   load_past_end, apply, word_index, nbytes, reply, fail):
         with m.Switch(command):
             with m.Case(Command.PING):
-                reply(Command.PING | REPLY, len(info_bytes(c)))
+                reply(Command.PING | REPLY)
             with m.Case(Command.LOAD8):
                 with m.If(length < 5):
                     fail(ErrorCode.LENGTH)
@@ -347,46 +385,60 @@ class HostLink(wiring.Component):
             with m.Default():
                 fail(ErrorCode.COMMAND)
 
-    def _transmit(self, m, reply_command, reply_length, reply_left, fetch, payload_byte,
-                  tx_byte, crc, buf_r):
-        # Every byte goes out of the tx_byte register, loaded one state ahead; one CRC chain
-        # covers command, length and payload.
+    def _transmit(self, m, send, reply_command, reply_length, reply_left, index, payload_byte,
+                  tx_byte, crc):
+        # Every byte, the CRC's included, goes out of the tx_byte register, loaded one state
+        # ahead; one CRC chain covers command, length and payload. A payload byte is looked
+        # up at ``index`` (the frame buffer's read address, always) and registered in
+        # ``next_byte``: each payload byte taken is followed by two TX_FETCH cycles.
         m.d.comb += self.o_byte.payload.eq(tx_byte)
         crc_tx = crc16_update(m, crc, tx_byte, "crc_tx")
+        next_byte = Signal(8)
+        m.d.sync += next_byte.eq(payload_byte)
+        with m.State("TX_IDLE"):
+            with m.If(send):
+                m.d.sync += [send.eq(0), tx_byte.eq(SOF)]
+                m.next = "TX_SOF"
         header = [("TX_SOF", "TX_CMD", reply_command, False),
                   ("TX_CMD", "TX_LEN0", reply_length[:8], True),
                   ("TX_LEN0", "TX_LEN1", reply_length[8:], True)]
         for name, after, following, checked in header:
             with m.State(name):
-                m.d.comb += [self.o_byte.valid.eq(1), buf_r.addr.eq(fetch)]
+                m.d.comb += self.o_byte.valid.eq(1)
                 with m.If(self.o_byte.ready):
                     m.d.sync += tx_byte.eq(following)
                     if checked:
                         m.d.sync += crc.eq(crc_tx)
                     m.next = after
-        # The frame buffer answers one cycle after its address: while a payload byte is taken,
-        # the next one is looked up.
+
+        def payload_next(last):
+            m.d.sync += [crc.eq(crc_tx), index.eq(index + 1)]
+            with m.If(last):
+                m.d.sync += tx_byte.eq(crc_tx[:8])
+                m.next = "TX_CRC0"
+            with m.Else():
+                m.d.sync += tx_byte.eq(next_byte)
+                m.next = "TX_FETCH"
+
         with m.State("TX_LEN1"):
-            m.d.comb += [self.o_byte.valid.eq(1),
-                         buf_r.addr.eq(Mux(self.o_byte.ready, fetch + 1, fetch))]
+            m.d.comb += self.o_byte.valid.eq(1)
             with m.If(self.o_byte.ready):
-                m.d.sync += [crc.eq(crc_tx), tx_byte.eq(payload_byte), fetch.eq(fetch + 1)]
-                m.next = "TX_PAYLOAD"
-                with m.If(reply_length == 0):
-                    m.next = "TX_CRC0"
+                payload_next(reply_length == 0)
+        with m.State("TX_FETCH"):
+            m.next = "TX_FETCH2"
+        with m.State("TX_FETCH2"):
+            m.next = "TX_PAYLOAD"
         with m.State("TX_PAYLOAD"):
-            m.d.comb += [self.o_byte.valid.eq(1),
-                         buf_r.addr.eq(Mux(self.o_byte.ready, fetch + 1, fetch))]
+            m.d.comb += self.o_byte.valid.eq(1)
             with m.If(self.o_byte.ready):
-                m.d.sync += [crc.eq(crc_tx), tx_byte.eq(payload_byte), fetch.eq(fetch + 1),
-                             reply_left.eq(reply_left - 1)]
-                with m.If(reply_left == 1):
-                    m.next = "TX_CRC0"
+                m.d.sync += reply_left.eq(reply_left - 1)
+                payload_next(reply_left == 1)
         with m.State("TX_CRC0"):
-            m.d.comb += [self.o_byte.valid.eq(1), self.o_byte.payload.eq(crc[:8])]
+            m.d.comb += self.o_byte.valid.eq(1)
             with m.If(self.o_byte.ready):
+                m.d.sync += tx_byte.eq(crc[8:])
                 m.next = "TX_CRC1"
         with m.State("TX_CRC1"):
-            m.d.comb += [self.o_byte.valid.eq(1), self.o_byte.payload.eq(crc[8:])]
+            m.d.comb += self.o_byte.valid.eq(1)
             with m.If(self.o_byte.ready):
-                m.next = "SOF"
+                m.next = "TX_IDLE"

@@ -1,11 +1,12 @@
-"""The TSC neuron core of one lane: neuron state and weights in block RAM, a three-stage
+"""The TSC neuron core of one lane: neuron state and weights in block RAM, a pipelined
 read-modify-write datapath that implements ``docs/tsc-neuron.md`` bit for bit.
 
 Stage 1 (the cycle an op is presented) gives the state and weight addresses to synchronous
-RAM; stage 2 registers what the RAMs read; stage 3 computes the update, writes it back and
-reports its effects from registers, ``LATENCY`` = 3 cycles after stage 1. Any op may follow
-any other on the same neuron: the op two behind reads what stage 3 writes through the state
-RAM's transparent read port, and the op right behind takes it from a forwarding register.
+RAM; stage 2 registers what the RAMs read; stage 3 computes the update into a register,
+which the state RAM writes in the next cycle; the op's effects come out of registers
+``LATENCY`` = 3 cycles after stage 1. Any op may follow any other on the same neuron: the
+two ops right behind take the new state from that register (in stage 3 and in stage 2), the
+third reads it through the state RAM's transparent read port.
 
 State word of a neuron: ``dV/dt`` (``dvdt_bits``), ``V`` (``v_bits``) and a flag. After its
 integration window a hidden neuron's block length ``k = min(floor(V / Vth), N - 1)`` is
@@ -36,11 +37,19 @@ class Op(enum.Enum, shape=4):
     SETK = 7   # store an input code: k = |code|, flag = code < 0
 
 
-def _saturate(value, bits):
+def _saturating_add(a, b, bits):
+    """``a + b`` clipped to ``bits`` signed bits, and whether it clipped. Both operands fit
+    ``bits`` bits, so the exact sum fits ``bits + 1``: it overflowed exactly when its top two
+    bits differ, and then its top bit is its sign (no comparator on the adder's output)."""
+    total = Signal(signed(bits + 1))
+    clipped = Signal()
+    result = Signal(signed(bits))
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    clipped = Mux(value < lo, Const(lo, signed(bits)),
-                  Mux(value > hi, Const(hi, signed(bits)), value[:bits].as_signed()))
-    return clipped, (value < lo) | (value > hi)
+    return total, clipped, result, [
+        total.eq(a + b),
+        clipped.eq(total[bits] != total[bits - 1]),
+        result.eq(Mux(clipped, Mux(total[bits], lo, hi), total[:bits])),
+    ]
 
 
 class NeuronLane(wiring.Component):
@@ -133,20 +142,30 @@ class NeuronLane(wiring.Component):
 
         _, op = delayed(self.op, "op")
         addr2, addr = delayed(self.state_addr, "addr")
-        _, negative = delayed(self.negative, "negative")
         _, count = delayed(self.count, "count")
-        _, operand = delayed(self.operand, "operand")
-        _, bit = delayed(self.bit, "bit")
+        operand2, operand = delayed(self.operand, "operand")
+        bit2, bit = delayed(self.bit, "bit")
         _, step = delayed(self.step, "step")
 
-        # Stage 2 registers the RAMs' data; stage 3 takes the state from the forwarding
-        # register instead when the op just before wrote the same neuron (decided in stage 2).
-        state_read, weight = Signal.like(state_r.data), Signal.like(weight_r.data)
-        m.d.sync += [state_read.eq(state_r.data), weight.eq(weight_r.data)]
-        written, forward = Signal.like(state_w.data), Signal()
+        # Stage 3's new state goes to the ``written`` register, which the RAM writes in the
+        # next cycle. Stage 2 registers what the RAMs read, with the state replaced by
+        # ``written`` when that op (two ahead) wrote this op's neuron; stage 3 replaces it
+        # again by ``written`` when the op right ahead did (decided in stage 2).
+        # The weight register holds the event's signed contribution, +w or -w.
+        new_state, writes = Signal.like(state_w.data), Signal()
+        written, written_addr, written_en = Signal.like(new_state), Signal.like(addr), Signal()
+        m.d.sync += [written.eq(new_state), written_addr.eq(addr), written_en.eq(writes)]
+        m.d.comb += [state_w.addr.eq(written_addr), state_w.data.eq(written),
+                     state_w.en.eq(written_en)]
+        negative2, forward = Signal(), Signal()
+        state_read, weight = Signal.like(state_r.data), Signal(signed(9))
+        m.d.sync += [
+            negative2.eq(self.negative),
+            state_read.eq(Mux(written_en & (written_addr == addr2), written, state_r.data)),
+            weight.eq(Mux(negative2, -weight_r.data, weight_r.data)),
+            forward.eq(writes & (addr == addr2)),
+        ]
         current = Mux(forward, written, state_read)
-        m.d.sync += [written.eq(state_w.data),
-                     forward.eq(state_w.en & (addr == addr2))]
 
         # Stage 3's effects, registered on their way out.
         effects = {name: Signal.like(getattr(self, name), name=f"{name}_next") for name in
@@ -162,13 +181,19 @@ class NeuronLane(wiring.Component):
         m.d.comb += [new_dvdt.eq(current[:d]), new_v.eq(v), new_flag.eq(flag),
                      effects["potential"].eq(v)]
 
-        syn_sum, syn_clip = _saturate(dvdt + Mux(negative, -weight, weight), d)
-        mem_sum, mem_clip = _saturate(v + dvdt, v_bits)
+        _, syn_clip, syn_sum, syn = _saturating_add(dvdt, weight, d)
+        _, mem_clip, mem_sum, mem = _saturating_add(v, dvdt, v_bits)
+        m.d.comb += syn + mem
         # Restoring division: the remainder lives in V, the quotient in the dV/dt field.
-        divisor = Signal(signed(v_bits + q_bits + 1))
-        m.d.comb += divisor.eq(operand << bit)
+        # Vth << bit, computed in stage 2; V < 2**(v_bits - 1), so a divisor that does not
+        # fit v_bits - 1 bits never divides it and the comparison stays v_bits wide.
+        shifted = Signal(v_bits + q_bits)
+        divisor, divisor_fits = Signal(signed(v_bits)), Signal()
+        m.d.comb += shifted.eq(operand2.as_unsigned() << bit2)
+        m.d.sync += [divisor.eq(shifted[:v_bits - 1]),
+                     divisor_fits.eq(shifted[v_bits - 1:] == 0)]
         quotient_in = Mux(bit == q_bits - 1, 0, k[:q_bits])
-        takes = v >= divisor
+        takes = divisor_fits & (v >= divisor)
         quotient = quotient_in | Mux(takes, Const(1, q_bits) << bit, 0)
         capped = Mux(quotient > self.steps - 1, self.steps - 1, quotient)
         with m.Switch(op):
@@ -194,9 +219,8 @@ class NeuronLane(wiring.Component):
                 m.d.comb += [new_dvdt.eq(Mux(operand < 0, -operand, operand)),
                              new_flag.eq(operand < 0)]
         m.d.comb += [
-            state_w.addr.eq(addr),
-            state_w.data.eq(Cat(new_dvdt, new_v, new_flag)),
-            state_w.en.eq((op == Op.INIT) | (op == Op.SYN) | (op == Op.MEM) |
-                          (op == Op.DIV) | (op == Op.SETK)),
+            new_state.eq(Cat(new_dvdt, new_v, new_flag)),
+            writes.eq((op == Op.INIT) | (op == Op.SYN) | (op == Op.MEM) | (op == Op.DIV) |
+                      (op == Op.SETK)),
         ]
         return m

@@ -1,8 +1,9 @@
 """Bounded model check of the accelerator with Yosys' SAT solver (YoWASP build).
 
 A tiny network (2-2-2, N = 3, one lane) with every input of the accelerator free at every
-cycle (codes, their valid, and the readiness of both output streams): for 45 cycles from
-reset, which cover a whole inference, the solver proves that
+cycle (codes, their valid, and the readiness of both output streams): for 105 cycles from
+reset, which cover a whole inference (at most 96 busy cycles, measured over a grid of inputs
+with ready streams), the solver proves that
 
 - no neuron emits more than one +1 and one -1 spike per inference, and
 - no spike leaves the accelerator while it is idle (after DONE).
@@ -25,7 +26,7 @@ from rtl.accelerator import TSCAccelerator
 from rtl.config import AcceleratorConfig
 from rtl.golden import random_network
 
-DEPTH = 45
+DEPTH = 105
 
 
 class SpikeProperties(Elaboratable):

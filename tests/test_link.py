@@ -91,6 +91,7 @@ def test_bad_frames_are_answered_and_change_nothing():
     corrupt[7] ^= 0xFF
     top = config.weight_depth * config.lanes
     frames = [
+        bytes([0xA5, Command.LOAD8, 0x01, 0x04]),                          # 1025 bytes long
         bytes(corrupt),                                                     # bad CRC
         encode_frame(Command.LOAD8, struct.pack("<I", top - 2) + bytes(4)),  # past the end
         encode_frame(Command.LOAD8, struct.pack("<I", 0) + bytes([1, 0x80])),  # -128
@@ -109,7 +110,7 @@ def test_bad_frames_are_answered_and_change_nothing():
     replies = exchange(HostLink(config, qnet, timeout_cycles=5000), frames)
     errors = [(r.command, r.payload[0]) for r in replies[:-1]]
     E = Command.ERROR
-    assert errors == [(E, ErrorCode.CRC)] + [(E, ErrorCode.LOAD)] * 9 + [
+    assert errors == [(E, ErrorCode.LENGTH), (E, ErrorCode.CRC)] + [(E, ErrorCode.LOAD)] * 9 + [
         (E, ErrorCode.COMMAND), (E, ErrorCode.LENGTH), (E, ErrorCode.CODE)]
     # nothing was written: the network still answers as the golden model does
     assert _result(replies[-1].payload, config)[1] == want.potentials

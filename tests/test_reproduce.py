@@ -4,8 +4,8 @@ import json
 
 import pytest
 import torch
-
 from conftest import write_cifar10
+
 from model.evaluate import batches
 from model.paper import TABLES, paper_rows
 from model.reproduce import compare, format_comparison, main, reproduce
