@@ -24,6 +24,7 @@ from fpga.protocol import MAX_PAYLOAD
 from model.netfile import NetworkFileError, read_network
 
 from .config import AcceleratorConfig, NetworkMismatch
+from .neuron import NeuronLane
 from .serial_top import SerialAccelerator
 
 __all__ = ["BoardTop", "estimate_memories", "estimate_cycles", "build", "main"]
@@ -89,15 +90,22 @@ def estimate_memories(board, config):
 
 
 def estimate_cycles(config, spikes_per_layer):
-    """Cycles per inference of the scheduler for the mean spikes of each source layer."""
+    """Cycles per inference of the scheduler for the mean spikes of each source layer.
+
+    A scan result comes ``latency`` cycles after its issue (the issue register and the
+    lane's pipeline): each step's scan pays that once, and so does every scan group with
+    spikes, when the scan restarts after their SYN bursts. About half the spikes (the +1s)
+    come at step 0, together; the -1s spread over the other steps."""
+    latency = 1 + NeuronLane.LATENCY
     total = 0
     for w, (groups, src_groups) in enumerate(zip(config.groups, config.source_groups)):
         spikes = spikes_per_layer[w]
-        total += groups                               # INIT
-        total += config.steps * (src_groups + groups)  # SCAN and MEM
-        total += spikes * groups + min(spikes, config.steps * src_groups)  # SYN, rescans
+        rescans = min(spikes / 2, src_groups) + min(spikes / 2, (config.steps - 1) * src_groups)
+        total += groups                                                # INIT
+        total += config.steps * (src_groups + latency - 1 + groups)   # SCAN and MEM
+        total += spikes * groups + latency * rescans                   # SYN, rescans
     total += sum(config.groups[:-1]) * config.quotient_bits  # DIV
-    return total + 3 * config.layers[-1] + 1
+    return total + (latency + 2) * config.layers[-1] + 2     # read-out, code register
 
 
 def _default_network(out):
@@ -154,8 +162,9 @@ def _critical_path(report):
 
 
 def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000,
-          out="build/board"):
-    """Build the bitstream; return the report (a dict)."""
+          out="build/board", seed=None):
+    """Build the bitstream; return the report (a dict). ``seed``: nextpnr's placement seed
+    (its fmax varies by a few MHz from seed to seed)."""
     board = get_board(board_name)
     out = Path(out) / board.name
     out.mkdir(parents=True, exist_ok=True)
@@ -175,7 +184,8 @@ def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000
           f"N={config.steps}, {lanes} lanes, {clock_mhz} MHz, {baud} baud (Yosys, nextpnr, "
           f"pack)...", file=sys.stderr, flush=True)
     platform.build(top, name="tsc", build_dir=str(out), do_program=False,
-                   nextpnr_opts="--report tsc_report.json --timing-allow-fail")
+                   nextpnr_opts="--report tsc_report.json --timing-allow-fail" +
+                   (f" --seed {seed}" if seed is not None else ""))
     nextpnr = json.loads((out / "tsc_report.json").read_text())
     fmax = max((v.get("achieved", 0) for v in nextpnr.get("fmax", {}).values()), default=None)
     counts = qnet.run(_sample_inputs(qnet), record=True)
@@ -185,7 +195,7 @@ def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000
     bitstream = out / ("tsc.bin" if board.family == "ice40" else "tsc.bit")
     report = {
         "board": board.name, "network": str(network_path), "lanes": lanes,
-        "clock_target_mhz": clock_mhz, "fmax_mhz": fmax,
+        "clock_target_mhz": clock_mhz, "fmax_mhz": fmax, "seed": seed,
         "timing_met": fmax is not None and fmax >= clock_mhz,
         "critical_path": _critical_path(nextpnr), "baud": baud,
         "utilisation": _utilisation(nextpnr, board), "block_ram_estimate": memories,
@@ -228,6 +238,8 @@ def main(argv=None):
     parser.add_argument("--clock", type=float, default=None, help="MHz (default: the board's)")
     parser.add_argument("--baud", type=int, default=1_000_000)
     parser.add_argument("--out", default="build/board")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="nextpnr's placement seed (fmax varies by a few MHz with it)")
     parser.add_argument("--list-boards", action="store_true")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
@@ -238,7 +250,8 @@ def main(argv=None):
                   f"{board.dsp} DSP  {board.notes}")
         return
     try:
-        report = build(args.board, args.network, args.lanes, args.clock, args.baud, args.out)
+        report = build(args.board, args.network, args.lanes, args.clock, args.baud, args.out,
+                       args.seed)
     except (OSError, NetworkFileError, NetworkMismatch, ValueError) as error:
         sys.exit(f"error: {error}")
     print(json.dumps(report, indent=1) if args.json else format_report(report))

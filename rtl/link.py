@@ -6,7 +6,8 @@ buffered whole and checked (length, CRC, command, every load word or input code)
 anything is written, so a bad frame changes nothing and is answered with ``ERROR``. A frame
 that stalls for ``timeout_cycles`` between two bytes is dropped and answered with
 ``ERROR TIMEOUT``. Bytes that arrive while a reply is being produced are ignored (the host
-waits for each reply).
+waits for each reply). Received bytes must come at least two cycles apart (a UART's come at
+least 20 apart): the length is checked in the cycle after it arrives.
 """
 
 import struct

@@ -1,8 +1,8 @@
 """Bounded model check of the accelerator with Yosys' SAT solver (YoWASP build).
 
-A tiny network (2-2-2, N = 3, one lane) with every input of the accelerator free at every
-cycle (codes, their valid, and the readiness of both output streams): for 105 cycles from
-reset, which cover a whole inference (at most 96 busy cycles, measured over a grid of inputs
+A tiny network (1-2-2, N = 2, one lane) with every input of the accelerator free at every
+cycle (codes, their valid, and the readiness of both output streams): for 70 cycles from
+reset, which cover a whole inference (at most 64 busy cycles, measured over a grid of inputs
 with ready streams), the solver proves that
 
 - no neuron emits more than one +1 and one -1 spike per inference, and
@@ -26,12 +26,12 @@ from rtl.accelerator import TSCAccelerator
 from rtl.config import AcceleratorConfig
 from rtl.golden import random_network
 
-DEPTH = 105
+DEPTH = 70
 
 
 class SpikeProperties(Elaboratable):
     def __init__(self, hidden_limit=1):
-        self.network = random_network((2, 2, 2), 3, FixedPointFormat(8, 6, 8), seed=3,
+        self.network = random_network((1, 2, 2), 2, FixedPointFormat(8, 6, 8), seed=3,
                                       weight_max=20, threshold_range=(1, 20))
         self.config = AcceleratorConfig.from_network(self.network, 1)
         self.hidden_limit = hidden_limit
@@ -50,8 +50,8 @@ class SpikeProperties(Elaboratable):
         was_busy = Signal()
         m.d.sync += was_busy.eq(acc.busy)
         sent = acc.o_spike.valid & acc.o_spike.ready
-        for layer in range(2):
-            for index in range(2):
+        for layer, size in enumerate((self.config.inputs, self.config.layers[0])):
+            for index in range(size):
                 for negative in range(2):
                     count = Signal(2, name=f"spikes_{layer}_{index}_{negative}")
                     with m.If(acc.busy & ~was_busy):
