@@ -308,10 +308,11 @@ class TSCAccelerator(wiring.Component):
                 with m.State(f"OUT_GAP{gap}"):
                     m.next = f"OUT_GAP{gap + 1}" if gap + 1 < latency else "OUT_WAIT"
             with m.State("OUT_WAIT"):
-                value = Array(lane.potential for lane in lanes)[out_lane]
-                m.d.sync += potential.eq(value)
-                with m.If((neuron == 0) | (value > best)):
-                    m.d.sync += [best.eq(value), self.class_index.eq(neuron)]
+                m.d.sync += potential.eq(Array(lane.potential for lane in lanes)[out_lane])
+                m.next = "OUT_COMPARE"
+            with m.State("OUT_COMPARE"):
+                with m.If((neuron == 0) | (potential > best)):
+                    m.d.sync += [best.eq(potential), self.class_index.eq(neuron)]
                 m.next = "OUT_SEND"
             with m.State("OUT_SEND"):
                 m.d.comb += self.o_potential.valid.eq(1)

@@ -105,7 +105,7 @@ def estimate_cycles(config, spikes_per_layer):
         total += config.steps * (src_groups + latency - 1 + groups)   # SCAN and MEM
         total += spikes * groups + latency * rescans                   # SYN, rescans
     total += sum(config.groups[:-1]) * config.quotient_bits  # DIV
-    return total + (latency + 2) * config.layers[-1] + 2     # read-out, code register
+    return total + (latency + 3) * config.layers[-1] + 2     # read-out, code register
 
 
 def _default_network(out):

@@ -85,6 +85,7 @@ class HostLink(wiring.Component):
         index = Signal(count)
         load_past_end = Signal()   # a LOAD8's last address is past the weights
         too_long = Signal()        # the length field exceeds MAX_PAYLOAD
+        empty = Signal()           # the length field is zero
         crc, crc_low = Signal(16, init=CRC16_INIT), Signal(8)
         address = Signal(range(space + 1))
         address_far = Signal()
@@ -175,14 +176,15 @@ class HostLink(wiring.Component):
                 with m.If(got):
                     full = Cat(length[:8], byte)
                     m.d.sync += [crc.eq(crc_rx), length[8:].eq(byte), last_index.eq(full - 1),
-                                 too_long.eq(full > MAX_PAYLOAD), index.eq(0), code_bad.eq(0),
+                                 too_long.eq(full > MAX_PAYLOAD), empty.eq(full == 0),
+                                 index.eq(0), code_bad.eq(0),
                                  load_bad.eq(0), address.eq(0), address_far.eq(0)]
                     m.next = "LEN_CHECK"
             with m.State("LEN_CHECK"):
                 # one cycle, between two bytes: the UART's come at least 20 cycles apart
                 with m.If(too_long):
                     fail(ErrorCode.LENGTH)
-                with m.Elif(length == 0):
+                with m.Elif(empty):
                     m.next = "CRC0"
                 with m.Else():
                     m.next = "PAYLOAD"

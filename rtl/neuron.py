@@ -193,7 +193,10 @@ class NeuronLane(wiring.Component):
         m.d.sync += [divisor.eq(shifted[:v_bits - 1]),
                      divisor_fits.eq(shifted[v_bits - 1:] == 0)]
         quotient_in = Mux(bit == q_bits - 1, 0, k[:q_bits])
-        takes = divisor_fits & (v >= divisor)
+        # one subtractor: the divisor goes in when the difference is not negative
+        remainder = Signal(signed(v_bits + 1))
+        m.d.comb += remainder.eq(v - divisor)
+        takes = divisor_fits & ~remainder[-1]
         quotient = quotient_in | Mux(takes, Const(1, q_bits) << bit, 0)
         capped = Mux(quotient > self.steps - 1, self.steps - 1, quotient)
         with m.Switch(op):
@@ -206,7 +209,7 @@ class NeuronLane(wiring.Component):
                 m.d.comb += [new_v.eq(mem_sum), effects["saturated"].eq(mem_clip & count),
                              effects["membrane"].eq(count)]
             with m.Case(Op.DIV):
-                m.d.comb += [new_v.eq(Mux(takes, v - divisor, v)), new_flag.eq(0),
+                m.d.comb += [new_v.eq(Mux(takes, remainder[:v_bits], v)), new_flag.eq(0),
                              new_dvdt.eq(Mux(bit == 0, capped, quotient))]
                 with m.If((bit == 0) & count):
                     m.d.comb += effects["block"].eq(capped)
