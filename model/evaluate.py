@@ -260,6 +260,16 @@ def _ints(text):
     return values
 
 
+def _methods(text):
+    """A comma-separated list of rows of :data:`ROWS` (an argparse type)."""
+    rows = tuple(text.split(","))
+    unknown = [r for r in rows if r not in ROWS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(ROWS)}")
+    return rows
+
+
 def _floats(text):
     try:
         return tuple(float(v) for v in text.split(","))
@@ -274,7 +284,7 @@ def main(argv=None):
     parser.add_argument("--checkpoint", help="a checkpoint from python -m model.train "
                         "(default: train --arch now)")
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="mlp")
-    parser.add_argument("--methods", default=",".join(ROWS),
+    parser.add_argument("--methods", type=_methods, default=tuple(ROWS),
                         help=f"comma-separated rows (default: all of {', '.join(ROWS)})")
     parser.add_argument("--steps", type=_ints, default=DEFAULT_STEPS,
                         help="N for the temporal methods (default 4..256)")
@@ -289,11 +299,7 @@ def main(argv=None):
     parser.add_argument("--plot", help="write accuracy/additions vs latency to this PNG")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args(argv)
-    rows = tuple(args.methods.split(","))
-    unknown = [r for r in rows if r not in ROWS]
-    if unknown:
-        parser.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(ROWS)}")
-
+    rows = args.methods
     if args.checkpoint:
         arch, model, _ = load_checkpoint(args.checkpoint)
     else:

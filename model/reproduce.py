@@ -28,7 +28,7 @@ import torch
 from .convert import ann_forward, convert
 from .data import load_digits
 from .datasets import DatasetError, ImageFolder, load_cifar
-from .evaluate import ROWS, _ints, evaluate, format_table, plot
+from .evaluate import ROWS, _ints, _methods, evaluate, format_table, plot
 from .networks import ARCHITECTURES
 from .paper import FIGURE_8, paper_rows
 from .train import load_checkpoint, train
@@ -219,7 +219,7 @@ def main(argv=None):
     parser.add_argument("--checkpoint", help="trained ANN (python -m model.train_zoo, or "
                         "python -m model.train for digits)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--methods", default=",".join(DEFAULT_ROWS),
+    parser.add_argument("--methods", type=_methods, default=DEFAULT_ROWS,
                         help=f"comma-separated, of {', '.join(ROWS)}")
     parser.add_argument("--steps", type=_ints, default=None,
                         help="N for the temporal methods (default 4..256)")
@@ -236,10 +236,7 @@ def main(argv=None):
     parser.add_argument("--plot", help="write a Fig. 8-like PNG here")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
-    rows = tuple(args.methods.split(","))
-    unknown = [r for r in rows if r not in ROWS]
-    if unknown:
-        parser.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(ROWS)}")
+    rows = args.methods
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: this torch has no CUDA device "
                      f"(torch {torch.__version__}); use --device cpu")
