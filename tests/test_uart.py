@@ -43,21 +43,21 @@ def test_receiver_drops_a_byte_with_a_bad_stop_bit():
     dut = UARTRx(divisor)
     events = []
 
+    async def hold(ctx, level, cycles):
+        """Drive the line at ``level`` for ``cycles``, recording what the receiver reports."""
+        ctx.set(dut.rx, level)
+        for _ in range(cycles):
+            await ctx.tick()
+            if ctx.get(dut.o_data.valid):
+                events.append(ctx.get(dut.o_data.payload))
+            if ctx.get(dut.framing_error):
+                events.append("framing")
+
     async def line(ctx):
         for bits in ([0, 1, 0, 1, 0, 1, 0, 1, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0, 0, 1]):
             for bit in bits:
-                ctx.set(dut.rx, bit)
-                for _ in range(divisor):
-                    await ctx.tick()
-                    if ctx.get(dut.o_data.valid):
-                        events.append(ctx.get(dut.o_data.payload))
-                    if ctx.get(dut.framing_error):
-                        events.append("framing")
-            ctx.set(dut.rx, 1)
-            for _ in range(3 * divisor):
-                await ctx.tick()
-                if ctx.get(dut.o_data.valid):
-                    events.append(ctx.get(dut.o_data.payload))
+                await hold(ctx, bit, divisor)
+            await hold(ctx, 1, 3 * divisor)
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
