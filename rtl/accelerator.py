@@ -18,6 +18,7 @@ from amaranth.lib.wiring import In, Out
 
 from .config import AcceleratorConfig, weight_images
 from .neuron import NeuronLane, Op
+from .weights import WeightMemory
 
 __all__ = ["TSCAccelerator", "COUNTER_BITS"]
 
@@ -36,7 +37,8 @@ class TSCAccelerator(wiring.Component):
     config : rtl.config.AcceleratorConfig
     network : model.quantize.IntegerNetwork or None
         Initial weights and thresholds (checked against ``config``); without it the weights
-        are zero and the thresholds one until loaded.
+        are zero and the thresholds one until loaded. Weights in SPRAM
+        (``config.weight_memory == "spram"``) are never initialised: load them.
 
     Members
     -------
@@ -93,11 +95,14 @@ class TSCAccelerator(wiring.Component):
         m = Module()
         c = self.config
         fmt = c.fmt
-        images = weight_images(c, self.network) if self.network is not None else None
-        lanes = [NeuronLane(fmt, c.steps, c.state_depth, c.weight_depth,
-                            images[k] if images else None) for k in range(c.lanes)]
+        images = weight_images(c, self.network) \
+            if self.network is not None and c.weight_memory == "block" else None
+        m.submodules.weights = weights = WeightMemory(c.lanes, c.weight_depth,
+                                                      c.weight_memory, images)
+        lanes = [NeuronLane(fmt, c.steps, c.state_depth) for k in range(c.lanes)]
         for k, lane in enumerate(lanes):
             m.submodules[f"lane{k}"] = lane
+            m.d.comb += lane.weight.eq(weights.read_data[k])
         lane_bits = (c.lanes - 1).bit_length()
 
         initial = [int(t) for t in self.network.network.thresholds] if self.network else \
@@ -187,8 +192,8 @@ class TSCAccelerator(wiring.Component):
         for k, lane in enumerate(lanes):
             m.d.sync += [lane.op.eq(issue_op[k]), lane.count.eq(issue_count[k]),
                          lane.state_addr.eq(issue_addr), lane.operand.eq(issue_operand),
-                         lane.weight_addr.eq(weight_addr), lane.negative.eq(syn_negative),
-                         lane.step.eq(step), lane.bit.eq(bit)]
+                         lane.negative.eq(syn_negative), lane.step.eq(step), lane.bit.eq(bit)]
+        m.d.sync += weights.read_addr.eq(weight_addr)
 
         def issue(op, address, real, operand=0, only_lane=None):
             """Issue ``op`` on ``address`` to every lane (or one); ``real(k)`` says whether
@@ -323,7 +328,7 @@ class TSCAccelerator(wiring.Component):
                     with m.Else():
                         m.d.sync += neuron.eq(neuron + 1)
                         m.next = "OUT_ISSUE"
-        self._load_port(m, c, thresholds, lanes, lane_bits)
+        self._load_port(m, c, thresholds, weights, lane_bits)
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
         with m.If(self.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
@@ -349,7 +354,7 @@ class TSCAccelerator(wiring.Component):
                 m.d.sync += received.eq(Mux(last_code, 0, received + 1))
         return code_valid, code_ok, last_code
 
-    def _load_port(self, m, c, thresholds, lanes, lane_bits):
+    def _load_port(self, m, c, thresholds, weights, lane_bits):
         """Write the load word accepted in the previous cycle (registered on its way in, so
         that the sender's logic and the checks below are a cycle apart)."""
         valid = Signal()
@@ -363,11 +368,9 @@ class TSCAccelerator(wiring.Component):
         with m.If(valid):
             with m.If(address < weight_words):
                 with m.If((value >= -127) & (value <= 127)):
-                    for k, lane in enumerate(lanes):
-                        m.d.comb += [lane.load_addr.eq(address >> lane_bits),
-                                     lane.load_data.eq(value),
-                                     lane.load_en.eq((address[:lane_bits] == k) if lane_bits
-                                                     else 1)]
+                    m.d.comb += [weights.load_addr.eq(address >> lane_bits),
+                                 weights.load_lane.eq(address[:lane_bits] if lane_bits else 0),
+                                 weights.load_data.eq(value), weights.load_en.eq(1)]
                 with m.Else():
                     m.d.comb += bad.eq(1)
             with m.Elif(address < weight_words + c.hidden):

@@ -2,9 +2,11 @@
 
 :class:`AcceleratorConfig` holds what the RTL is elaborated from: the layer sizes, N, the
 fixed-point format, the rounding and the number of lanes. Neuron ``j`` of a layer lives in
-lane ``j % lanes`` at group ``j // lanes``; each lane has its own weight and state memory.
-:func:`weight_images` lays a network's int8 weights out in those memories; the same layout
-defines the load port's address map, so the host loader and the build share it.
+lane ``j % lanes`` at group ``j // lanes``; each lane has its own state memory and its own
+column of the weight memory (block RAM, or the iCE40UP5K's SPRAM, see
+:class:`rtl.weights.WeightMemory`). :func:`weight_images` lays a network's int8 weights out in
+those columns; the same layout defines the load port's address map, so the host loader and
+the build share it.
 """
 
 from dataclasses import dataclass
@@ -13,7 +15,11 @@ from model.fixedpoint import DEFAULT_FORMAT
 from model.network import Linear
 from model.simulate import ROUNDINGS
 
-__all__ = ["AcceleratorConfig", "NetworkMismatch", "weight_images", "load_words"]
+__all__ = ["AcceleratorConfig", "NetworkMismatch", "WEIGHT_MEMORIES", "SPRAM_WORDS",
+           "weight_images", "load_words"]
+
+WEIGHT_MEMORIES = ("block", "spram")
+SPRAM_WORDS = 16384  # 16-bit words of one iCE40UP5K SPRAM (SB_SPRAM256KA)
 
 
 class NetworkMismatch(ValueError):
@@ -40,6 +46,10 @@ class AcceleratorConfig:
     rounding : {"nearest", "floor"}
     lanes : int
         Neurons updated per cycle, a power of two.
+    weight_memory : {"block", "spram"}
+        Where the weights live: block RAM (initialised by the bitstream) or the iCE40UP5K's
+        SPRAM (two lanes per 16-bit word, 16K words deep; not initialised by the bitstream,
+        so the weights must be loaded through the load port).
     """
 
     inputs: int
@@ -48,6 +58,7 @@ class AcceleratorConfig:
     fmt: object = DEFAULT_FORMAT
     rounding: str = "nearest"
     lanes: int = 1
+    weight_memory: str = "block"
 
     def __post_init__(self):
         if not isinstance(self.inputs, int) or self.inputs < 1:
@@ -59,6 +70,9 @@ class AcceleratorConfig:
             raise ValueError(f"steps must be an integer of at least 2, not {self.steps!r}")
         if not isinstance(self.lanes, int) or self.lanes < 1 or self.lanes & (self.lanes - 1):
             raise ValueError(f"lanes must be a power of two, not {self.lanes!r}")
+        if self.weight_memory not in WEIGHT_MEMORIES:
+            raise ValueError(f"weight_memory must be one of {WEIGHT_MEMORIES}, not "
+                             f"{self.weight_memory!r}")
         if self.rounding not in ROUNDINGS:
             raise ValueError(f"rounding must be one of {ROUNDINGS}, not {self.rounding!r}")
         if self.fmt.dvdt_bits <= max(1, (self.steps - 1).bit_length()):
@@ -69,7 +83,7 @@ class AcceleratorConfig:
             raise ValueError(f"the accelerator stores int8 weights, not {self.fmt.weight_bits}-bit")
 
     @classmethod
-    def from_network(cls, qnet, lanes=1):
+    def from_network(cls, qnet, lanes=1, weight_memory="block"):
         """Parameters that run ``qnet`` (an :class:`model.quantize.IntegerNetwork`).
 
         Raises :class:`NetworkMismatch` for a layer the RTL does not implement."""
@@ -83,7 +97,7 @@ class AcceleratorConfig:
         if len(sizes) < 2:
             raise NetworkMismatch("the accelerator needs at least one hidden layer")
         return cls(qnet.network.layers[0].in_size, tuple(sizes), qnet.steps, qnet.fmt,
-                   qnet.rounding, lanes)
+                   qnet.rounding, lanes, weight_memory)
 
     def check_network(self, qnet):
         """Raise :class:`NetworkMismatch` saying which limit ``qnet`` breaks, and by how much."""
@@ -159,6 +173,18 @@ class AcceleratorConfig:
     @property
     def weight_depth(self):
         return sum(src * g for src, g in zip(self.sources, self.groups))
+
+    @property
+    def spram_banks(self):
+        """SPRAMs stacked in depth to hold ``weight_depth`` words."""
+        return _ceil_div(self.weight_depth, SPRAM_WORDS)
+
+    @property
+    def spram_blocks(self):
+        """SPRAMs the weights take in SPRAM: one per two lanes per bank (0 in block RAM)."""
+        if self.weight_memory != "spram":
+            return 0
+        return _ceil_div(self.lanes, 2) * self.spram_banks
 
     @property
     def code_bits(self):

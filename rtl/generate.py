@@ -2,7 +2,9 @@
 
 Writes ``DIR/tsc_accelerator.v`` (top module ``tsc_accelerator``, stable port names such as
 ``i_code__payload``, ``o_spike__valid``) and ``DIR/tsc_accelerator.json`` (the parameters
-and the port list), with weights and thresholds initialised from the network file.
+and the port list), with weights and thresholds initialised from the network file. With
+``--weights spram`` the weights live in iCE40UP5K SPRAM (``SB_SPRAM256KA`` instances, which
+simulate with Yosys's ``cells_sim.v``) and must be loaded through ``i_load``.
 """
 
 import argparse
@@ -15,17 +17,17 @@ from amaranth.back import verilog
 from model.netfile import NetworkFileError, read_network
 
 from .accelerator import TSCAccelerator
-from .config import AcceleratorConfig, NetworkMismatch
+from .config import WEIGHT_MEMORIES, AcceleratorConfig, NetworkMismatch
 
 __all__ = ["TOP", "generate"]
 
 TOP = "tsc_accelerator"
 
 
-def generate(qnet, out_dir, lanes=1):
+def generate(qnet, out_dir, lanes=1, weight_memory="block"):
     """Write the Verilog and parameter file for ``qnet``; return ``(Verilog path, the
     elaborated TSCAccelerator)``."""
-    config = AcceleratorConfig.from_network(qnet, lanes)
+    config = AcceleratorConfig.from_network(qnet, lanes, weight_memory)
     dut = TSCAccelerator(config, qnet)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -35,7 +37,8 @@ def generate(qnet, out_dir, lanes=1):
     (out / f"{TOP}.json").write_text(json.dumps({
         "top": TOP, "inputs": config.inputs, "layers": list(config.layers),
         "steps": config.steps, "lanes": config.lanes, "format": config.fmt.to_dict(),
-        "rounding": config.rounding, "weight_depth": config.weight_depth,
+        "rounding": config.rounding, "weight_memory": config.weight_memory,
+        "weight_depth": config.weight_depth,
         "state_depth": config.state_depth}, indent=1))
     return path, dut
 
@@ -46,10 +49,12 @@ def main(argv=None):
     parser.add_argument("--network", required=True, help="network file (python -m model.export)")
     parser.add_argument("-o", "--out", default="build/verilog", help="output directory")
     parser.add_argument("--lanes", type=int, default=1, help="neurons per cycle (power of 2)")
+    parser.add_argument("--weights", choices=WEIGHT_MEMORIES, default="block",
+                        help="weight memory (spram: iCE40UP5K, loaded through i_load)")
     args = parser.parse_args(argv)
     try:
         qnet = read_network(args.network)
-        path, _ = generate(qnet, args.out, args.lanes)
+        path, _ = generate(qnet, args.out, args.lanes, args.weights)
     except (OSError, NetworkFileError, NetworkMismatch, ValueError) as error:
         sys.exit(f"error: {error}")
     print(f"wrote {path}")

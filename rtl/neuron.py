@@ -1,8 +1,9 @@
-"""The TSC neuron core of one lane: neuron state and weights in block RAM, a pipelined
+"""The TSC neuron core of one lane: neuron state in block RAM, a pipelined
 read-modify-write datapath that implements ``docs/tsc-neuron.md`` bit for bit.
 
-Stage 1 (the cycle an op is presented) gives the state and weight addresses to synchronous
-RAM; stage 2 registers what the RAMs read; stage 3 computes the update into a register,
+Stage 1 (the cycle an op is presented) gives the state address to synchronous RAM (and the
+weight address to the shared :class:`rtl.weights.WeightMemory`); stage 2 registers what the
+RAMs read; stage 3 computes the update into a register,
 which the state RAM writes in the next cycle; the op's effects come out of registers
 ``LATENCY`` = 3 cycles after stage 1. Any op may follow any other on the same neuron: the
 two ops right behind take the new state from that register (in stage 3 and in stage 2), the
@@ -53,7 +54,7 @@ def _saturating_add(a, b, bits):
 
 
 class NeuronLane(wiring.Component):
-    """One lane: state for ``state_depth`` neurons and ``weight_depth`` int8 weights.
+    """One lane: state for ``state_depth`` neurons.
 
     Parameters
     ----------
@@ -61,15 +62,16 @@ class NeuronLane(wiring.Component):
         ``dvdt_bits`` and ``v_bits`` of the state; weights are 8-bit.
     steps : int
         N; block lengths are at most ``N - 1``.
-    state_depth, weight_depth : int
-        Neurons and weights held by this lane.
-    weight_init : list of int or None
-        Initial weight memory contents.
+    state_depth : int
+        Neurons held by this lane.
 
     Members
     -------
-    op, state_addr, weight_addr : In
-        Stage 1: the op and its addresses.
+    op, state_addr : In
+        Stage 1: the op and its neuron.
+    weight : In(signed(8))
+        Stage 2: the weight of a SYN op presented in the previous cycle (the synchronous
+        read of the weight memory at the address given with the op).
     negative : In(1)
         Sign of a SYN event.
     operand : In(signed(v_bits))
@@ -80,8 +82,6 @@ class NeuronLane(wiring.Component):
         The fire-window step of a SCAN op.
     count : In(1)
         The neuron is real (not padding): its effects count and it may spike.
-    load_addr, load_data, load_en : In
-        Weight write port.
     spike, spike_negative, saturated, synaptic, membrane, potential, block : Out
         Registered effects of the op presented ``LATENCY`` cycles before. ``membrane`` is 1
         for a MEM op; ``block`` is ``k`` after the last DIV op (the neuron's threshold
@@ -90,9 +90,8 @@ class NeuronLane(wiring.Component):
 
     LATENCY = 3
 
-    def __init__(self, fmt, steps, state_depth, weight_depth, weight_init=None):
-        for name, value in (("state_depth", state_depth), ("weight_depth", weight_depth),
-                            ("steps", steps)):
+    def __init__(self, fmt, steps, state_depth):
+        for name, value in (("state_depth", state_depth), ("steps", steps)):
             if not isinstance(value, int) or value < 1:
                 raise TypeError(f"{name} must be a positive integer, not {value!r}")
         self.quotient_bits = max(1, (steps - 1).bit_length())
@@ -100,17 +99,12 @@ class NeuronLane(wiring.Component):
             raise ValueError(f"dvdt_bits ({fmt.dvdt_bits}) must exceed the {self.quotient_bits} "
                              f"bits of a block length at N={steps}")
         self.fmt, self.steps = fmt, steps
-        self.state_depth, self.weight_depth = state_depth, weight_depth
-        self.weight_init = list(weight_init or [])
-        if len(self.weight_init) > weight_depth:
-            raise ValueError(f"weight_init has {len(self.weight_init)} words, more than "
-                             f"weight_depth {weight_depth}")
-        sa, wa = max(1, (state_depth - 1).bit_length()), max(1, (weight_depth - 1).bit_length())
+        self.state_depth = state_depth
         super().__init__({
-            "op": In(Op), "state_addr": In(sa), "weight_addr": In(wa), "negative": In(1),
+            "op": In(Op), "state_addr": In(max(1, (state_depth - 1).bit_length())),
+            "weight": In(signed(8)), "negative": In(1),
             "operand": In(signed(fmt.v_bits)), "bit": In(range(self.quotient_bits)),
             "step": In(range(steps)), "count": In(1),
-            "load_addr": In(wa), "load_data": In(signed(8)), "load_en": In(1),
             "spike": Out(1), "spike_negative": Out(1), "saturated": Out(1),
             "synaptic": Out(1), "membrane": Out(1),
             "potential": Out(signed(fmt.v_bits)), "block": Out(range(steps)),
@@ -121,17 +115,9 @@ class NeuronLane(wiring.Component):
         d, v_bits, q_bits = self.fmt.dvdt_bits, self.fmt.v_bits, self.quotient_bits
         m.submodules.state = state = Memory(shape=unsigned(d + v_bits + 1),
                                             depth=self.state_depth, init=[])
-        m.submodules.weights = weights = Memory(shape=signed(8), depth=self.weight_depth,
-                                                init=self.weight_init)
         state_w = state.write_port()
         state_r = state.read_port(transparent_for=(state_w,))
-        weight_w = weights.write_port()
-        weight_r = weights.read_port()
-        m.d.comb += [
-            state_r.addr.eq(self.state_addr), weight_r.addr.eq(self.weight_addr),
-            weight_w.addr.eq(self.load_addr), weight_w.data.eq(self.load_data),
-            weight_w.en.eq(self.load_en),
-        ]
+        m.d.comb += state_r.addr.eq(self.state_addr)
 
         # The op and its operands travel with it: stage 2, then stage 3.
         def delayed(signal, name):
@@ -162,7 +148,7 @@ class NeuronLane(wiring.Component):
         m.d.sync += [
             negative2.eq(self.negative),
             state_read.eq(Mux(written_en & (written_addr == addr2), written, state_r.data)),
-            weight.eq(Mux(negative2, -weight_r.data, weight_r.data)),
+            weight.eq(Mux(negative2, -self.weight, self.weight)),
             forward.eq(writes & (addr == addr2)),
         ]
         current = Mux(forward, written, state_read)

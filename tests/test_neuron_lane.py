@@ -12,7 +12,7 @@ from rtl.neuron import NeuronLane, Op
 def lane_fire(fmt, steps, threshold, potentials):
     """For each V: INIT it, run the DIV ops, SCAN every step; return the spike trains."""
     depth = len(potentials)
-    dut = NeuronLane(fmt, steps, depth, 1)
+    dut = NeuronLane(fmt, steps, depth)
     trains = [[0] * steps for _ in potentials]
 
     async def testbench(ctx):

