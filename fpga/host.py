@@ -13,11 +13,14 @@ from .protocol import (
     Command,
     ErrorCode,
     FrameDecoder,
+    InfoFlag,
     ProtocolError,
     encode_frame,
 )
 
-__all__ = ["Info", "Result", "Device"]
+__all__ = ["INFO_FORMAT", "Info", "Result", "Device"]
+
+INFO_FORMAT = "<HHHBBIBBB"  # INFO after b"TSC1": the fields of Info, in order
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,16 @@ class Info:
     weight_words: int
     v_bits: int
     dvdt_bits: int
+    flags: int
+
+    @property
+    def weights_in_spram(self):
+        return bool(self.flags & InfoFlag.SPRAM)
+
+    @property
+    def loaded(self):
+        """A load has been applied since the board was configured."""
+        return bool(self.flags & InfoFlag.LOADED)
 
 
 @dataclass(frozen=True)
@@ -69,13 +82,28 @@ class Device:
         raise ProtocolError(f"no reply to command {command:#04x} within {self.timeout} s; is "
                             f"the board programmed and the port right?")
 
-    def info(self):
-        if self._info is None:
+    def info(self, fresh=False):
+        """The board's :class:`Info` (asked once; ``fresh`` asks again, for its flags)."""
+        if self._info is None or fresh:
             payload = self.request(Command.PING)
             if payload[:4] != b"TSC1":
                 raise ProtocolError(f"not a tsc-snn accelerator (PING answered {payload[:4]!r})")
-            self._info = Info(*struct.unpack_from("<HHHBBIBB", payload, 4))
+            if len(payload) != 4 + struct.calcsize(INFO_FORMAT):
+                raise ProtocolError(f"INFO reply of {len(payload)} bytes, expected "
+                                    f"{4 + struct.calcsize(INFO_FORMAT)}: rebuild the bitstream "
+                                    f"with this version of tsc-snn")
+            self._info = Info(*struct.unpack_from(INFO_FORMAT, payload, 4))
         return self._info
+
+    def require_weights(self):
+        """Raise :class:`~fpga.protocol.ProtocolError` when the board's weights are in SPRAM
+        (which the bitstream cannot initialise) and nothing has been loaded since it was
+        configured."""
+        info = self.info(fresh=True)
+        if info.weights_in_spram and not info.loaded:
+            raise ProtocolError("the board keeps its weights in SPRAM, which the bitstream "
+                                "does not initialise, and none have been loaded since it was "
+                                "configured: load the network (run without --no-load)")
 
     def config_for(self, qnet):
         """The accelerator's parameters for ``qnet``, checked against what the board reports;

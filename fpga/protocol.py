@@ -13,7 +13,7 @@ check changes nothing on the board.
 import struct
 from dataclasses import dataclass
 
-__all__ = ["SOF", "MAX_PAYLOAD", "Command", "ErrorCode", "crc16", "encode_frame",
+__all__ = ["SOF", "MAX_PAYLOAD", "Command", "InfoFlag", "ErrorCode", "crc16", "encode_frame",
            "FrameDecoder", "ProtocolError", "COUNTERS"]
 
 SOF = 0xA5
@@ -25,11 +25,18 @@ COUNTERS = ("cycles", "synaptic", "membrane", "weight_reads", "saturations")
 
 class Command:
     PING = 0x01     # -> INFO: b"TSC1", inputs u16, outputs u16, steps u16, lanes u8,
-    #                   hidden u8, weight_words u32, v_bits u8, dvdt_bits u8
+    #                   hidden u8, weight_words u32, v_bits u8, dvdt_bits u8, flags u8
     LOAD8 = 0x02    # address u32, then int8 weights (load-port addresses address, address+1...)
     LOAD32 = 0x03   # address u32, then int32 values (weights or thresholds)
     RUN = 0x04      # one int8 input code per input -> RESULT
     ERROR = 0x7F    # board -> host: one ErrorCode byte
+
+
+class InfoFlag:
+    """Bits of the INFO reply's flags byte."""
+
+    SPRAM = 0x01    # the weights live in SPRAM: unknown after configuration until loaded
+    LOADED = 0x02   # a LOAD8 or LOAD32 frame has been applied since configuration
 
 
 class ErrorCode:

@@ -40,6 +40,7 @@ def classify(device, qnet, images, labels, check=False, load=True, progress=True
         device.load(qnet, (lambda d, t: _bar(d, t, "load ", started)) if progress else None)
     else:
         device.config_for(qnet)
+        device.require_weights()
     x = scale_pixels(images, qnet.input_scale, qnet.input_offset).reshape(
         len(images), *qnet.network.input_shape)
     want = expected(qnet, x)

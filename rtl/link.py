@@ -12,12 +12,13 @@ least 20 apart): the length is checked in the cycle after it arrives.
 
 import struct
 
-from amaranth import Array, Cat, Const, Module, Signal
+from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from fpga.protocol import COUNTERS, MAX_PAYLOAD, REPLY, SOF, Command, ErrorCode
+from fpga.host import INFO_FORMAT
+from fpga.protocol import COUNTERS, MAX_PAYLOAD, REPLY, SOF, Command, ErrorCode, InfoFlag
 
 from .accelerator import TSCAccelerator
 from .crc import CRC16_INIT, crc16_update
@@ -25,11 +26,13 @@ from .crc import CRC16_INIT, crc16_update
 __all__ = ["HostLink", "info_bytes", "result_length"]
 
 
-def info_bytes(config):
-    """The PING reply's payload for ``config``."""
-    return b"TSC1" + struct.pack("<HHHBBIBB", config.inputs, config.layers[-1], config.steps,
+def info_bytes(config, loaded=False):
+    """The PING reply's payload for ``config``, its flags byte last."""
+    flags = (InfoFlag.SPRAM if config.weight_memory == "spram" else 0) | \
+        (InfoFlag.LOADED if loaded else 0)
+    return b"TSC1" + struct.pack(INFO_FORMAT, config.inputs, config.layers[-1], config.steps,
                                  config.lanes, config.hidden, config.weight_depth * config.lanes,
-                                 config.fmt.v_bits, config.fmt.dvdt_bits)
+                                 config.fmt.v_bits, config.fmt.dvdt_bits, flags)
 
 
 def result_words(config):
@@ -112,7 +115,9 @@ class HostLink(wiring.Component):
         counters += [getattr(acc, f"spikes_{layer}") for layer in range(c.hidden + 1)]
         counting = Signal()        # storing counters (else potentials)
         counter_word = Signal(32)
-        info = Array(Const(b, 8) for b in info_bytes(c))
+        loaded = Signal()  # a LOAD8 or LOAD32 frame has been applied since configuration
+        info = Array([*(Const(b, 8) for b in info_bytes(c)[:-1]),
+                      Const(info_bytes(c)[-1], 8) | Mux(loaded, InfoFlag.LOADED, 0)])
         payload_byte = Signal(8)
         with m.Switch(reply_command):
             with m.Case(Command.PING | REPLY):
@@ -327,6 +332,9 @@ class HostLink(wiring.Component):
                             m.d.comb += size.eq(length)
                 m.d.sync += [reply_length.eq(size), reply_left.eq(size), index.eq(0),
                              crc.eq(CRC16_INIT), send.eq(1)]
+                with m.If((reply_command == (Command.LOAD8 | REPLY)) |
+                          (reply_command == (Command.LOAD32 | REPLY))):
+                    m.d.sync += loaded.eq(1)
                 m.next = "REPLY"
             with m.State("REPLY"):
                 # the transmitter has the reply: wait until its last byte is taken

@@ -5,7 +5,7 @@ import struct
 import torch
 from amaranth.sim import Simulator
 
-from fpga.protocol import COUNTERS, Command, ErrorCode, FrameDecoder, encode_frame
+from fpga.protocol import COUNTERS, Command, ErrorCode, FrameDecoder, InfoFlag, encode_frame
 from model.fixedpoint import FixedPointFormat
 from rtl.config import AcceleratorConfig, load_words
 from rtl.golden import expected, random_network
@@ -68,12 +68,15 @@ def test_ping_load_and_run_match_the_golden_model():
     want = expected(qnet, x)
     dut = HostLink(config, None, timeout_cycles=5000)  # empty: the network comes over the link
     frames = [encode_frame(Command.PING)] + _load_frames(config, qnet)
+    frames += [encode_frame(Command.PING)]
     frames += [encode_frame(Command.RUN, bytes(c & 0xFF for c in w.codes)) for w in want]
     replies = exchange(dut, frames)
     assert replies[0].command == Command.PING | 0x80
     assert replies[0].payload == info_bytes(config)
     assert [r.command for r in replies[1:3]] == [Command.LOAD8 | 0x80, Command.LOAD32 | 0x80]
-    for w, r in zip(want, replies[3:]):
+    assert replies[3].payload == info_bytes(config, loaded=True)
+    assert replies[3].payload[-1] == InfoFlag.LOADED
+    for w, r in zip(want, replies[4:]):
         assert r.command == Command.RUN | 0x80
         class_index, potentials, counters = _result(r.payload, config)
         assert class_index == w.class_index and potentials == w.potentials
@@ -105,14 +108,16 @@ def test_bad_frames_are_answered_and_change_nothing():
         encode_frame(0x33),                                                 # unknown
         encode_frame(Command.RUN, bytes([0] * 5)),                          # wrong length
         encode_frame(Command.RUN, bytes([6] + [0] * 5)),                    # code > N-1
+        encode_frame(Command.PING),
         run,
     ]
     replies = exchange(HostLink(config, qnet, timeout_cycles=5000), frames)
-    errors = [(r.command, r.payload[0]) for r in replies[:-1]]
+    errors = [(r.command, r.payload[0]) for r in replies[:-2]]
     E = Command.ERROR
     assert errors == [(E, ErrorCode.LENGTH), (E, ErrorCode.CRC)] + [(E, ErrorCode.LOAD)] * 9 + [
         (E, ErrorCode.COMMAND), (E, ErrorCode.LENGTH), (E, ErrorCode.CODE)]
-    # nothing was written: the network still answers as the golden model does
+    # nothing was written: no load is reported and the network answers as the golden model
+    assert replies[-2].payload == info_bytes(config)
     assert _result(replies[-1].payload, config)[1] == want.potentials
 
 

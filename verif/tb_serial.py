@@ -62,13 +62,17 @@ async def host_tool_over_uart(dut):
     master, slave = os.openpty()
     tty.setraw(master)
     os.set_blocking(master, False)
-    command = [sys.executable, "-m", "fpga.run", "--port", os.ttyname(slave), *setup["args"]]
-    host = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     cocotb.start_soon(host_to_rx(dut, master, setup["divisor"]))
     cocotb.start_soon(tx_to_host(dut, master, setup["divisor"]))
-    while host.poll() is None:
-        await ClockCycles(dut.clk, 5000)
-    out, err = host.communicate()
-    assert host.returncode == 0, f"host tool failed ({host.returncode}): {err.decode()[-2000:]}"
+    for run in setup["runs"]:
+        command = [sys.executable, "-m", "fpga.run", "--port", os.ttyname(slave), *run["args"]]
+        host = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        while host.poll() is None:
+            await ClockCycles(dut.clk, 5000)
+        out, err = host.communicate()
+        want = run.get("returncode", 0)
+        assert host.returncode == want, \
+            f"host tool exited {host.returncode}, not {want}: {err.decode()[-2000:]}"
+        assert run.get("error", "") in err.decode(), f"expected {run['error']!r} in {err!r}"
     with open(os.environ["TSC_REPORT"], "w") as f:
         f.write(out.decode().strip().splitlines()[-1])

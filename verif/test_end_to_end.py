@@ -1,6 +1,8 @@
 """The shipped product end to end: the host tool loads the default digits network over the
 UART into the simulated board design (which starts empty), classifies test images and
-matches the golden model exactly, potentials and counters included."""
+matches the golden model exactly, potentials and counters included. With the weights in
+SPRAM (``SB_SPRAM256KA`` with Yosys's model) the host first refuses to run a board whose
+weights were never loaded."""
 
 import json
 
@@ -20,20 +22,25 @@ DIVISOR = 4  # clock cycles per UART bit in simulation
 
 
 @pytest.mark.parametrize("simulator, images", [("verilator", 6)])
-def test_host_tool_loads_and_classifies_over_uart(simulator, images):
-    build = BUILD / f"e2e-{simulator}"
+@pytest.mark.parametrize("weight_memory", ["block", "spram"])
+def test_host_tool_loads_and_classifies_over_uart(simulator, images, weight_memory):
+    build = BUILD / f"e2e-{weight_memory}-{simulator}"
     build.mkdir(parents=True, exist_ok=True)
     model, split, _ = train("mlp")
     qnet = quantize(convert(model, (64,)), load_digits().x_train, 16)
     network = build / "network.tscn"
     write_network(network, qnet)
-    config = AcceleratorConfig.from_network(qnet, lanes=2)
+    config = AcceleratorConfig.from_network(qnet, 2, weight_memory)
     top = SerialAccelerator(config, None, DIVISOR, timeout_cycles=400_000)
     source = build / "tsc_serial.v"
     source.write_text(verilog.convert(top, name="tsc_serial", emit_src=False))
-    setup = {"divisor": DIVISOR,
-             "args": ["--network", str(network), "--images", str(images), "--check", "--json",
-                      "--timeout", "600", "--baud", "115200"]}
+    args = ["--network", str(network), "--images", str(images), "--check", "--json",
+            "--timeout", "600", "--baud", "115200"]
+    runs = [{"args": args}]
+    if weight_memory == "spram":
+        runs.insert(0, {"args": args + ["--no-load"], "returncode": 1,
+                        "error": "keeps its weights in SPRAM"})
+    setup = {"divisor": DIVISOR, "runs": runs}
     (build / "e2e.json").write_text(json.dumps(setup))
     summary = simulate(simulator, build, source, "tsc_serial", "verif.tb_serial",
                        {"TSC_E2E": str(build / "e2e.json")})
