@@ -25,7 +25,7 @@ _SAMPLE = 1 << 20
 def _statistic(chunks, statistic, percentile):
     if statistic == "max":
         return max((float(c.max()) for c in chunks if c.numel()), default=0.0)
-    values = np.concatenate([c.numpy() for c in chunks]) if chunks else np.zeros(0)
+    values = np.concatenate([c.cpu().numpy() for c in chunks]) if chunks else np.zeros(0)
     return float(np.percentile(values, percentile)) if values.size else 0.0
 
 

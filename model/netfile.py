@@ -53,7 +53,7 @@ def encode_network(qnet):
             else int(layer.threshold)
         entry["weight_scale"] = float(qnet.scales[index]) if qnet.scales else None
         entry["weights"] = {"offset": len(payload), "shape": list(weight.shape)}
-        payload += weight.numpy().tobytes()
+        payload += weight.cpu().numpy().tobytes()
         layers.append(entry)
     header = {
         "steps": qnet.steps, "schedule": qnet.schedule, "rounding": qnet.rounding,

@@ -234,9 +234,16 @@ def main(argv=None):
     parser.add_argument("--test-limit", type=int, default=None,
                         help="use only the first N test images")
     parser.add_argument("--plot", help="write a Fig. 8-like PNG here")
+    parser.add_argument("--tf32", action="store_true",
+                        help="let CUDA use TF32 (faster, but it changes spike trains against "
+                             "the CPU; off by default)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     rows = args.methods
+    # cuDNN convolutions use TF32 unless told not to; its 10-bit mantissa moves potentials
+    # across thresholds: on an H200, 40% of the resnet's RMP spike trains differed from the
+    # CPU's with it, none without (benchmarks/bench_device.py)
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = args.tf32
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: this torch has no CUDA device "
                      f"(torch {torch.__version__}); use --device cpu")

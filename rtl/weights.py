@@ -44,9 +44,11 @@ class WeightMemory(wiring.Component):
         The word every lane reads.
     read_data : Out(ArrayLayout(signed(8), lanes))
         The words at the ``read_addr`` of the previous cycle (synchronous read). Unspecified
-        in the cycle after a load write (SPRAM has one port).
+        in the two cycles after a load write (SPRAM has one port).
     load_addr, load_lane, load_data, load_en : In
-        Write ``load_data`` to word ``load_addr`` of lane ``load_lane``.
+        Write ``load_data`` to word ``load_addr`` of lane ``load_lane``. SPRAM takes the write
+        a cycle later, from registers, so that the logic deciding a load stays off the
+        SPRAM's address path.
     """
 
     def __init__(self, lanes, depth, kind="block", init=None):
@@ -89,8 +91,12 @@ class WeightMemory(wiring.Component):
             return m
 
         banks = _ceil_div(self.depth, SPRAM_WORDS)
+        load_addr, load_lane = Signal.like(self.load_addr), Signal.like(self.load_lane)
+        load_data, load_en = Signal.like(self.load_data), Signal()
+        m.d.sync += [load_addr.eq(self.load_addr), load_lane.eq(self.load_lane),
+                     load_data.eq(self.load_data), load_en.eq(self.load_en)]
         address = Signal.like(self.read_addr)
-        m.d.comb += address.eq(Mux(self.load_en, self.load_addr, self.read_addr))
+        m.d.comb += address.eq(Mux(load_en, load_addr, self.read_addr))
         word, bank = Signal(14), address[14:]
         m.d.comb += word.eq(address[:14])
         read_bank = Signal(range(banks))  # the bank that the data coming out was read from
@@ -100,12 +106,12 @@ class WeightMemory(wiring.Component):
             outputs = []
             for b in range(banks):
                 selected = (bank == b) if banks > 1 else Const(1)
-                writes = self.load_en & (self.load_lane >> 1 == pair)
-                mask = Mux(self.load_lane[0] if self.lanes > 1 else 0, 0b1100, 0b0011)
+                writes = load_en & (load_lane >> 1 == pair)
+                mask = Mux(load_lane[0] if self.lanes > 1 else 0, 0b1100, 0b0011)
                 dataout = Signal(16, name=f"spram{pair}_{b}_data")
                 m.submodules[f"spram{pair}_{b}"] = Instance(
                     "SB_SPRAM256KA",
-                    i_ADDRESS=word, i_DATAIN=Cat(self.load_data, self.load_data),
+                    i_ADDRESS=word, i_DATAIN=Cat(load_data, load_data),
                     i_MASKWREN=mask, i_WREN=writes, i_CHIPSELECT=selected,
                     i_CLOCK=ClockSignal(), i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1,
                     o_DATAOUT=dataout)

@@ -1,7 +1,7 @@
 """Bitstreams for every board with the YoWASP toolchain (slow: minutes each; CI runs them).
 
-A small network keeps each build short; the default network's iCEBreaker build is the
-README's main job, which CI runs too.
+A small network keeps each build short; a wide one puts the iCEBreaker's weights in SPRAM.
+The default network's iCEBreaker build is the README's main job, which CI runs too.
 """
 
 from pathlib import Path
@@ -25,3 +25,16 @@ def test_board_builds(board, tmp_path):
     logic = report["utilisation"]["logic"]
     assert 0 < logic["used"] <= logic["available"]
     assert report["fmax_mhz"] and report["fmax_mhz"] > 0
+
+
+@pytest.mark.slow
+def test_icebreaker_with_weights_in_spram(tmp_path):
+    # 64-510-10: 37,740 weights, more than the UP5K's block RAM holds beside the state and
+    # the frame buffer; --weights auto puts them in two SPRAMs (loaded over the serial port)
+    network = tmp_path / "wide.tscn"
+    write_network(network, random_network((64, 510, 10), 16, FixedPointFormat(), seed=1))
+    report = build("icebreaker", network, lanes=2, out=tmp_path / "build")
+    assert report["weight_memory"] == "spram"
+    assert report["utilisation"]["spram"] == {"used": 2, "available": 4}
+    assert report["memory_estimate"]["total"] == report["utilisation"]["ram"]["used"]
+    assert report["timing_met"]

@@ -7,8 +7,9 @@ import pytest
 
 from fpga.boards import BOARDS, get_board, ice40_pll
 from model.fixedpoint import FixedPointFormat
-from rtl.build import estimate_cycles, estimate_memories
+from rtl.build import choose_weight_memory, estimate_cycles, estimate_memories
 from rtl.config import AcceleratorConfig, NetworkMismatch
+from rtl.golden import random_network
 
 
 def test_list_boards_and_unknown_board():
@@ -33,11 +34,40 @@ def test_ice40_pll_meets_the_data_sheet_ranges(f_out):
 
 def test_a_network_too_large_for_the_board_names_the_shortfall():
     config = AcceleratorConfig(64, (512, 10), 16, FixedPointFormat(), lanes=4)
-    with pytest.raises(NetworkMismatch, match=r"icebreaker: the network needs about \d+ block "
-                                              r"RAMs .* the board has 30 \(\d+ too many\)"):
+    with pytest.raises(NetworkMismatch, match=r"icebreaker: with weights in block RAM the "
+                                              r"network needs about \d+ block RAMs .* the board "
+                                              r"has 30 \(\d+ too many\).* or --weights spram"):
         estimate_memories(get_board("icebreaker"), config)
     small = AcceleratorConfig(64, (128, 10), 16, FixedPointFormat(), lanes=2)
-    assert estimate_memories(get_board("icebreaker"), small)["total"] <= 30
+    # 20 for weights, 6 for state, 2 for the frame buffer: the 28 that nextpnr reports
+    assert estimate_memories(get_board("icebreaker"), small) == {
+        "weights": 20, "state": 6, "buffer": 2, "total": 28, "spram": 0}
+
+
+def test_weights_go_to_spram_when_block_ram_is_too_small():
+    board = get_board("icebreaker")
+    small = random_network((64, 128, 10), 16, FixedPointFormat(), seed=1)
+    config, _ = choose_weight_memory(board, small, 2)
+    assert config.weight_memory == "block"
+    # 64-510-10: 18,870 weight words per lane, two SPRAMs deep for the one lane pair
+    large = random_network((64, 510, 10), 16, FixedPointFormat(), seed=1)
+    config, memories = choose_weight_memory(board, large, 2)
+    assert config.weight_memory == "spram" and memories["spram"] == 2
+    assert memories["weights"] == 0 and memories["total"] <= board.ebr
+    with pytest.raises(NetworkMismatch, match=r"block RAM .* too many"):
+        choose_weight_memory(board, large, 2, "block")
+
+
+def test_a_network_too_large_for_spram_names_both_shortfalls():
+    # 256-512-10 on 2 lanes: 68,096 weight words per lane, five SPRAMs deep
+    huge = random_network((256, 512, 10), 16, FixedPointFormat(), seed=1)
+    with pytest.raises(NetworkMismatch, match=r"(?s)with weights in block RAM.*\n.*needs 5 "
+                                              r"SPRAMs .* the board has 4 \(1 too many\)"):
+        choose_weight_memory(get_board("icebreaker"), huge, 2)
+    small = random_network((16, 12, 4), 8, FixedPointFormat(), seed=1)
+    with pytest.raises(NetworkMismatch, match=r"ice40-hx8k-evn: .* needs 1 SPRAMs .* the board "
+                                              r"has 0; use --weights block"):
+        choose_weight_memory(get_board("ice40-hx8k-evn"), small, 1, "spram")
 
 
 @pytest.mark.parametrize("lanes, measured", [(1, 24863), (2, 12800), (8, 3673)])

@@ -36,6 +36,7 @@ def test_resnet20_on_cifar_files_prints_the_paper_rows_beside_the_measured(tmp_p
           "--json"])
     out = json.loads(capsys.readouterr().out)
     assert out["test_images"] == 3 and out["device"] == "cpu"
+    assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
     assert [p["neuron"] for p in out["paper"]] == ["IF", "RMP", "TSC"]
     # the integer model refuses residual junctions, so the harness leaves it out
     assert [m["method"] for m in out["measured"]] == ["tsc", "if-poisson", "rmp-constant"]
