@@ -11,6 +11,12 @@ def mlp(hidden=128):
                          nn.Linear(hidden, 10, bias=False))
 
 
+def wide():
+    """64-512-10 MLP: 37,888 weights, more than the iCE40UP5K's block RAM holds (its
+    bitstream keeps them in SPRAM)."""
+    return mlp(512)
+
+
 def deep():
     """64-64-64-10 MLP."""
     return nn.Sequential(nn.Linear(64, 64, bias=False), nn.ReLU(), nn.Dropout(0.1),
@@ -60,6 +66,7 @@ def plain():
 # name -> (constructor, input shape, data shape)
 ARCHITECTURES = {
     "mlp": (mlp, (64,), "flat"),
+    "wide": (wide, (64,), "flat"),
     "deep": (deep, (64,), "flat"),
     "cnn": (cnn, (1, 8, 8), "image"),
     "resnet": (resnet, (1, 8, 8), "image"),

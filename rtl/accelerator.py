@@ -29,6 +29,10 @@ def _bits(n):
     return max(1, (n - 1).bit_length())
 
 
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
 class TSCAccelerator(wiring.Component):
     """The whole accelerator for one network shape.
 
@@ -113,7 +117,7 @@ class TSCAccelerator(wiring.Component):
         def table(values):
             return Array(Const(v, range(max(values) + 1)) for v in values)
 
-        n_src, n_tgt, groups = table(c.sources), table(c.layers), table(c.groups)
+        n_tgt, groups = table(c.layers), table(c.groups)
         src_groups, src_base = table(c.source_groups), table(c.source_bases)
         state_base, weight_base = table(c.state_bases), table(c.weight_bases)
 
@@ -207,9 +211,15 @@ class TSCAccelerator(wiring.Component):
         def target_real(k):
             return group * c.lanes + k < n_tgt[window]
 
-        def issue_scan(index):
-            issue(Op.SCAN, src_base[window] + index,
-                  lambda k: index * c.lanes + k < n_src[window])
+        # Source neuron scan * lanes + k of group scan + ahead exists when scan is below
+        # a per-window limit: one small comparison, no multiply or add on the way.
+        scan_limits = {(ahead, k): table([max(0, _ceil_div(n - k, c.lanes) - ahead)
+                                          for n in c.sources])
+                       for ahead in range(latency + 1) for k in range(c.lanes)}
+
+        def issue_scan(ahead):
+            issue(Op.SCAN, src_base[window] + scan + ahead,
+                  lambda k: scan < scan_limits[ahead, k][window])
 
         m.d.comb += [self.o_spike.payload.layer.eq(window), self.o_spike.payload.step.eq(step),
                      self.o_spike.payload.index.eq(emit_index),
@@ -246,11 +256,11 @@ class TSCAccelerator(wiring.Component):
             # Scans have no side effects, so they run ahead: the scans of the next groups are
             # issued while this group's result is on its way, and dropped if this one fired.
             with m.State("SCAN_ISSUE"):
-                issue_scan(scan)
+                issue_scan(0)
                 m.next = "SCAN_AHEAD1" if latency > 1 else "SCAN_WAIT"
             for ahead in range(1, latency):
                 with m.State(f"SCAN_AHEAD{ahead}"):
-                    issue_scan(scan + ahead)
+                    issue_scan(ahead)
                     m.next = f"SCAN_AHEAD{ahead + 1}" if ahead + 1 < latency else "SCAN_WAIT"
             with m.State("SCAN_WAIT"):
                 mask = Cat(lane.spike for lane in lanes)
@@ -263,7 +273,7 @@ class TSCAccelerator(wiring.Component):
                     m.next = "MEM"
                 with m.Else():
                     # nothing fired in this group: the next group's result arrives next cycle
-                    issue_scan(scan + latency)
+                    issue_scan(latency)
                     m.d.sync += [scan.eq(scan + 1), scan_row.eq(scan_row + stride[window])]
             with m.State("EMIT"):
                 first_row = scan_row + lowest_offset
@@ -337,21 +347,25 @@ class TSCAccelerator(wiring.Component):
     def _idle(self, m, c, received, lanes, issue, lane_bits):
         """Accept codes and load words while idle. A code is registered on its way in and
         stored (as a block length) in the next cycle; no code is taken while the image's last
-        one waits there. Returns the registered code's valid, range check and is-last."""
-        code_valid, code = Signal(), Signal.like(self.i_code.payload)
-        m.d.sync += [code_valid.eq(self.i_code.valid & self.i_code.ready),
-                     code.eq(self.i_code.payload)]
-        code_ok = (code >= -(c.steps - 1)) & (code <= c.steps - 1)
-        last_code = received == c.inputs - 1
+        one waits there. Returns the registered code's valid, range check and is-last, all
+        registers, so that the scheduler's decision to start is a few gates deep."""
+        code_valid, code, code_ok = Signal(), Signal.like(self.i_code.payload), Signal()
+        payload = self.i_code.payload
+        m.d.sync += [code_valid.eq(self.i_code.valid & self.i_code.ready), code.eq(payload),
+                     code_ok.eq((payload >= -(c.steps - 1)) & (payload <= c.steps - 1))]
+        last_code = Signal(init=c.inputs == 1)  # received == inputs - 1, kept beside it
         m.d.comb += [self.i_code.ready.eq(~(code_valid & last_code)), self.i_load.ready.eq(1)]
         with m.If(code_valid):
             with m.If(~code_ok):
-                m.d.sync += [self.code_error.eq(1), received.eq(0)]
+                m.d.sync += [self.code_error.eq(1), received.eq(0),
+                             last_code.eq(c.inputs == 1)]
             with m.Else():
                 lane = received[:lane_bits] if lane_bits else Const(0)
                 issue(Op.SETK, c.input_base + (received >> lane_bits), lambda k: 1, code,
                       only_lane=lane)
-                m.d.sync += received.eq(Mux(last_code, 0, received + 1))
+                m.d.sync += [received.eq(Mux(last_code, 0, received + 1)),
+                             last_code.eq(Mux(last_code, c.inputs == 1,
+                                              received == c.inputs - 2))]
         return code_valid, code_ok, last_code
 
     def _load_port(self, m, c, thresholds, weights, lane_bits):
@@ -375,7 +389,10 @@ class TSCAccelerator(wiring.Component):
                     m.d.comb += bad.eq(1)
             with m.Elif(address < weight_words + c.hidden):
                 with m.If(value >= 1):
-                    m.d.sync += thresholds[address - weight_words].eq(value)
+                    # one equality test per threshold: no subtractor in front of the write
+                    for index, threshold in enumerate(thresholds):
+                        with m.If(address == weight_words + index):
+                            m.d.sync += threshold.eq(value)
                 with m.Else():
                     m.d.comb += bad.eq(1)
             with m.Else():

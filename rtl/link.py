@@ -90,7 +90,7 @@ class HostLink(wiring.Component):
         too_long = Signal()        # the length field exceeds MAX_PAYLOAD
         empty = Signal()           # the length field is zero
         length_bad = Signal()      # the length is wrong for the command (set in LEN_CHECK)
-        crc, crc_low = Signal(16, init=CRC16_INIT), Signal(8)
+        crc, crc_low, crc_high = Signal(16, init=CRC16_INIT), Signal(8), Signal(8)
         address = Signal(range(space + 1))
         address_far = Signal()
         code_bad, load_bad, apply = Signal(), Signal(), Signal()
@@ -100,8 +100,11 @@ class HostLink(wiring.Component):
         target = Signal(range(space + MAX_PAYLOAD // 4 + 2))  # address + word_index
         nbytes = Signal(3)
         idle = Signal(range(self.timeout_cycles + 1))
-        byte = self.i_byte.payload
-        got = self.i_byte.valid
+        # The received byte, registered with its start-of-frame test, so that no byte
+        # comparison sits in front of the state register (bytes come 20+ cycles apart).
+        got, byte, is_sof = Signal(), Signal(8), Signal()
+        m.d.sync += [got.eq(self.i_byte.valid), byte.eq(self.i_byte.payload),
+                     is_sof.eq(self.i_byte.payload == SOF)]
         m.d.comb += [buf_r.addr.eq(index), acc.o_spike.ready.eq(1)]
 
         # Reply: what is being sent.
@@ -162,7 +165,7 @@ class HostLink(wiring.Component):
         crc_rx = crc16_update(m, crc, byte, "crc_rx")
         with m.FSM(name="link"):
             with m.State("SOF"):
-                with m.If(got & (byte == SOF)):
+                with m.If(got & is_sof):
                     m.d.sync += crc.eq(CRC16_INIT)
                     m.next = "CMD"
             for name, after in (("CMD", "LEN0"), ("LEN0", "LEN1")):
@@ -222,10 +225,14 @@ class HostLink(wiring.Component):
                 m.d.comb += receiving.eq(1)
                 stalled()
                 with m.If(got):
-                    with m.If(Cat(crc_low, byte) != crc):
-                        fail(ErrorCode.CRC)
-                    with m.Else():
-                        m.next = "EXEC"
+                    m.d.sync += crc_high.eq(byte)
+                    m.next = "CRC_CHECK"
+            with m.State("CRC_CHECK"):
+                # compared from registers: the 16-bit comparison stays off the receive path
+                with m.If(Cat(crc_low, crc_high) != crc):
+                    fail(ErrorCode.CRC)
+                with m.Else():
+                    m.next = "EXEC"
             with m.State("EXEC"):
                 self._dispatch(m, command, length_bad, index, address, target, code_bad,
                                load_bad, load_past_end, apply, word_index, nbytes, reply, fail)

@@ -85,6 +85,26 @@ def test_saturation_and_window_cap_match_golden_model():
     check(qnet, x, 2)
 
 
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_a_single_input_network_matches_golden_model(lanes):
+    # every code is the image's last: the is-last flag starts set and stays set
+    qnet = random_network((1, 3, 2), 6, FixedPointFormat(), seed=21, threshold_range=(1, 60))
+    x = torch.tensor([[0.9], [-0.7], [0.3]])
+    check(qnet, x, lanes)
+
+
+def test_a_bad_code_discards_the_partial_image():
+    qnet = random_network((5, 7, 3), 6, FixedPointFormat(), seed=4)
+    x = torch.rand(2, 5, generator=torch.Generator().manual_seed(6)) * 2 - 1
+    want = expected(qnet, x)
+    dut = TSCAccelerator(AcceleratorConfig.from_network(qnet, 2), qnet)
+    # three codes of the first image, a code outside [-(N-1), N-1], then a whole image
+    got = run_accelerator(dut, [want[0].codes[:3] + [7] + want[1].codes])
+    spikes, potentials, class_index, _, done = got[0]
+    assert spikes == want[1].spikes and potentials == want[1].potentials
+    assert class_index == want[1].class_index and done
+
+
 def test_random_backpressure_changes_nothing():
     qnet = random_network((4, 6, 3), 5, FixedPointFormat(), seed=11)
     x = torch.rand(2, 4, generator=torch.Generator().manual_seed(2)) * 2 - 1
