@@ -16,7 +16,7 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import AcceleratorConfig, weight_images
+from .config import AcceleratorConfig, ceil_div, weight_images
 from .neuron import NeuronLane, Op
 from .weights import WeightMemory
 
@@ -27,10 +27,6 @@ COUNTER_BITS = 32
 
 def _bits(n):
     return max(1, (n - 1).bit_length())
-
-
-def _ceil_div(a, b):
-    return -(-a // b)
 
 
 class TSCAccelerator(wiring.Component):
@@ -213,7 +209,7 @@ class TSCAccelerator(wiring.Component):
 
         # Source neuron scan * lanes + k of group scan + ahead exists when scan is below
         # a per-window limit: one small comparison, no multiply or add on the way.
-        scan_limits = {(ahead, k): table([max(0, _ceil_div(n - k, c.lanes) - ahead)
+        scan_limits = {(ahead, k): table([max(0, ceil_div(n - k, c.lanes) - ahead)
                                           for n in c.sources])
                        for ahead in range(latency + 1) for k in range(c.lanes)}
 

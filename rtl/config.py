@@ -16,7 +16,7 @@ from model.network import Linear
 from model.simulate import ROUNDINGS
 
 __all__ = ["AcceleratorConfig", "NetworkMismatch", "WEIGHT_MEMORIES", "SPRAM_WORDS",
-           "weight_images", "load_words"]
+           "ceil_div", "weight_images", "load_words"]
 
 WEIGHT_MEMORIES = ("block", "spram")
 SPRAM_WORDS = 16384  # 16-bit words of one iCE40UP5K SPRAM (SB_SPRAM256KA)
@@ -26,7 +26,8 @@ class NetworkMismatch(ValueError):
     """A network that the accelerator's parameters cannot run, with the limit it breaks."""
 
 
-def _ceil_div(a, b):
+def ceil_div(a, b):
+    """``a / b`` rounded up, for positive integers."""
     return -(-a // b)
 
 
@@ -130,7 +131,7 @@ class AcceleratorConfig:
 
     @property
     def groups(self):
-        return tuple(_ceil_div(n, self.lanes) for n in self.layers)
+        return tuple(ceil_div(n, self.lanes) for n in self.layers)
 
     @property
     def state_bases(self):
@@ -143,7 +144,7 @@ class AcceleratorConfig:
     @property
     def source_groups(self):
         """Groups of each layer's source layer (the inputs for layer 0)."""
-        return tuple(_ceil_div(n, self.lanes) for n in self.sources)
+        return tuple(ceil_div(n, self.lanes) for n in self.sources)
 
     @property
     def input_base(self):
@@ -156,7 +157,7 @@ class AcceleratorConfig:
 
     @property
     def state_depth(self):
-        return sum(self.groups) + _ceil_div(self.inputs, self.lanes)
+        return sum(self.groups) + ceil_div(self.inputs, self.lanes)
 
     @property
     def quotient_bits(self):
@@ -177,14 +178,14 @@ class AcceleratorConfig:
     @property
     def spram_banks(self):
         """SPRAMs stacked in depth to hold ``weight_depth`` words."""
-        return _ceil_div(self.weight_depth, SPRAM_WORDS)
+        return ceil_div(self.weight_depth, SPRAM_WORDS)
 
     @property
     def spram_blocks(self):
         """SPRAMs the weights take in SPRAM: one per two lanes per bank (0 in block RAM)."""
         if self.weight_memory != "spram":
             return 0
-        return _ceil_div(self.lanes, 2) * self.spram_banks
+        return ceil_div(self.lanes, 2) * self.spram_banks
 
     @property
     def code_bits(self):

@@ -12,13 +12,9 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .config import SPRAM_WORDS, WEIGHT_MEMORIES
+from .config import SPRAM_WORDS, WEIGHT_MEMORIES, ceil_div
 
 __all__ = ["WeightMemory"]
-
-
-def _ceil_div(a, b):
-    return -(-a // b)
 
 
 class WeightMemory(wiring.Component):
@@ -75,7 +71,7 @@ class WeightMemory(wiring.Component):
     def spram_blocks(self):
         """SPRAMs used: one per lane pair per bank (0 for block RAM)."""
         return 0 if self.kind == "block" else \
-            _ceil_div(self.lanes, 2) * _ceil_div(self.depth, SPRAM_WORDS)
+            ceil_div(self.lanes, 2) * ceil_div(self.depth, SPRAM_WORDS)
 
     def elaborate(self, platform):
         m = Module()
@@ -90,7 +86,7 @@ class WeightMemory(wiring.Component):
                              read.addr.eq(self.read_addr), self.read_data[k].eq(read.data)]
             return m
 
-        banks = _ceil_div(self.depth, SPRAM_WORDS)
+        banks = ceil_div(self.depth, SPRAM_WORDS)
         load_addr, load_lane = Signal.like(self.load_addr), Signal.like(self.load_lane)
         load_data, load_en = Signal.like(self.load_data), Signal()
         m.d.sync += [load_addr.eq(self.load_addr), load_lane.eq(self.load_lane),
@@ -102,7 +98,7 @@ class WeightMemory(wiring.Component):
         read_bank = Signal(range(banks))  # the bank that the data coming out was read from
         if banks > 1:
             m.d.sync += read_bank.eq(bank)
-        for pair in range(_ceil_div(self.lanes, 2)):
+        for pair in range(ceil_div(self.lanes, 2)):
             outputs = []
             for b in range(banks):
                 selected = (bank == b) if banks > 1 else Const(1)
