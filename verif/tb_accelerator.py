@@ -41,45 +41,39 @@ class Tb:
     def _ready(self):
         return int(self.rng.random() >= self.v["backpressure"])
 
-    async def load(self, words):
-        """Write ``(address, value)`` words through the load port, with random gaps."""
-        fields = self.v["load_fields"]
-        for address, value in words:
+    async def send(self, stream, payloads):
+        """Drive each payload (an int) into ``stream`` (``i_code`` or ``i_load``), with random
+        gaps, waiting for its ready."""
+        valid, ready = getattr(self.dut, f"{stream}__valid"), getattr(self.dut, f"{stream}__ready")
+        for payload in payloads:
             while self.rng.random() < self.v["backpressure"]:
-                self.dut.i_load__valid.value = 0
+                valid.value = 0
                 await RisingEdge(self.dut.clk)
-            value_bits = fields["value"][1]
-            self.dut.i_load__payload.value = \
-                (address << fields["address"][0]) | \
-                ((value & ((1 << value_bits) - 1)) << fields["value"][0])
-            self.dut.i_load__valid.value = 1
+            getattr(self.dut, f"{stream}__payload").value = payload
+            valid.value = 1
             while True:
                 await ReadOnly()
-                accepted = int(self.dut.i_load__ready.value)
+                accepted = int(ready.value)
                 await RisingEdge(self.dut.clk)
                 if accepted:
                     break
-        self.dut.i_load__valid.value = 0
+        valid.value = 0
+
+    async def load(self, words):
+        """Write ``(address, value)`` words through the load port; none may be refused."""
+        fields = self.v["load_fields"]
+        value_mask = (1 << fields["value"][1]) - 1
+        await self.send("i_load", [(address << fields["address"][0]) |
+                                   ((value & value_mask) << fields["value"][0])
+                                   for address, value in words])
         await RisingEdge(self.dut.clk)
         await ReadOnly()
         assert int(self.dut.load_error.value) == 0, "a load word was refused"
         await RisingEdge(self.dut.clk)
 
     async def drive_codes(self, codes):
-        bits = self.v["code_bits"]
-        for code in codes:
-            while self.rng.random() < self.v["backpressure"]:
-                self.dut.i_code__valid.value = 0
-                await RisingEdge(self.dut.clk)
-            self.dut.i_code__payload.value = code & ((1 << bits) - 1)
-            self.dut.i_code__valid.value = 1
-            while True:
-                await ReadOnly()
-                accepted = int(self.dut.i_code__ready.value)
-                await RisingEdge(self.dut.clk)
-                if accepted:
-                    break
-        self.dut.i_code__valid.value = 0
+        mask = (1 << self.v["code_bits"]) - 1
+        await self.send("i_code", [code & mask for code in codes])
 
     async def monitor(self):
         """Capture spikes and potentials until the last potential of the image."""
