@@ -13,8 +13,7 @@ class Board:
     family: str          # "ice40" or "ecp5"
     clock_mhz: float     # the board's oscillator
     logic: int           # logic cells (iCE40) or LUT4 (ECP5)
-    ebr: int             # block RAMs
-    ebr_bits: int        # bits per block RAM
+    ebr: int             # block RAMs (their shapes: rtl.build.BLOCK_SHAPES)
     spram: int = 0
     dsp: int = 0
     notes: str = ""
@@ -34,13 +33,13 @@ class Board:
 
 
 BOARDS = {b.name: b for b in (
-    Board("icebreaker", "icebreaker", "ICEBreakerPlatform", "ice40", 12.0, 5280, 30, 4096,
-          4, 8, "iCE40UP5K; FT2232H channel B is the UART"),
-    Board("icesugar", "icesugar", "ICESugarPlatform", "ice40", 12.0, 5280, 30, 4096, 4, 8,
+    Board("icebreaker", "icebreaker", "ICEBreakerPlatform", "ice40", 12.0, 5280, 30, 4, 8,
+          "iCE40UP5K; FT2232H channel B is the UART"),
+    Board("icesugar", "icesugar", "ICESugarPlatform", "ice40", 12.0, 5280, 30, 4, 8,
           "iCE40UP5K"),
     Board("ice40-hx8k-evn", "ice40_hx8k_b_evn", "ICE40HX8KBEVNPlatform", "ice40", 12.0, 7680,
-          32, 4096, 0, 0, "iCE40HX8K breakout; FT2232H UART"),
-    Board("ulx3s-85f", "ulx3s", "ULX3S_85F_Platform", "ecp5", 25.0, 83640, 208, 18432, 0, 156,
+          32, 0, 0, "iCE40HX8K breakout; FT2232H UART"),
+    Board("ulx3s-85f", "ulx3s", "ULX3S_85F_Platform", "ecp5", 25.0, 83640, 208, 0, 156,
           "ECP5 LFE5U-85F; FT231X UART"),
 )}
 
