@@ -9,6 +9,7 @@ from rtl.config import AcceleratorConfig, load_words
 
 from .protocol import (
     COUNTERS,
+    INFO_FORMAT,
     MAX_PAYLOAD,
     Command,
     ErrorCode,
@@ -18,9 +19,7 @@ from .protocol import (
     encode_frame,
 )
 
-__all__ = ["INFO_FORMAT", "Info", "Result", "Device"]
-
-INFO_FORMAT = "<HHHBBIBBB"  # INFO after b"TSC1": the fields of Info, in order
+__all__ = ["Info", "Result", "Device"]
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ check changes nothing on the board.
 import struct
 from dataclasses import dataclass
 
-__all__ = ["SOF", "MAX_PAYLOAD", "Command", "InfoFlag", "ErrorCode", "crc16", "encode_frame",
-           "FrameDecoder", "ProtocolError", "COUNTERS"]
+__all__ = ["SOF", "MAX_PAYLOAD", "Command", "INFO_FORMAT", "InfoFlag", "ErrorCode", "crc16",
+           "encode_frame", "FrameDecoder", "ProtocolError", "COUNTERS"]
 
 SOF = 0xA5
 MAX_PAYLOAD = 1024
@@ -30,6 +30,9 @@ class Command:
     LOAD32 = 0x03   # address u32, then int32 values (weights or thresholds)
     RUN = 0x04      # one int8 input code per input -> RESULT
     ERROR = 0x7F    # board -> host: one ErrorCode byte
+
+
+INFO_FORMAT = "<HHHBBIBBB"  # PING's reply after b"TSC1": the fields of fpga.host.Info, in order
 
 
 class InfoFlag:

@@ -99,7 +99,7 @@ class TSCAccelerator(wiring.Component):
             if self.network is not None and c.weight_memory == "block" else None
         m.submodules.weights = weights = WeightMemory(c.lanes, c.weight_depth,
                                                       c.weight_memory, images)
-        lanes = [NeuronLane(fmt, c.steps, c.state_depth) for k in range(c.lanes)]
+        lanes = [NeuronLane(fmt, c.steps, c.state_depth) for _ in range(c.lanes)]
         for k, lane in enumerate(lanes):
             m.submodules[f"lane{k}"] = lane
             m.d.comb += lane.weight.eq(weights.read_data[k])

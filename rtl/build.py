@@ -115,20 +115,15 @@ def choose_weight_memory(board, qnet, lanes, weights="auto"):
     """The accelerator's parameters for ``qnet`` on ``board`` with the weights in ``weights``
     (``"auto"``: block RAM where they fit, else SPRAM where the board has it); return
     ``(config, memory estimate)`` or raise :class:`NetworkMismatch`."""
-    if weights != "auto":
-        config = AcceleratorConfig.from_network(qnet, lanes, weights)
-        return config, estimate_memories(board, config)
-    try:
-        config = AcceleratorConfig.from_network(qnet, lanes, "block")
-        return config, estimate_memories(board, config)
-    except NetworkMismatch as in_block:
-        if not board.spram:
-            raise
+    kinds = [weights] if weights != "auto" else ["block"] + (["spram"] if board.spram else [])
+    shortfalls = []
+    for kind in kinds:
+        config = AcceleratorConfig.from_network(qnet, lanes, kind)
         try:
-            config = AcceleratorConfig.from_network(qnet, lanes, "spram")
             return config, estimate_memories(board, config)
-        except NetworkMismatch as in_spram:
-            raise NetworkMismatch(f"{in_block}\n{in_spram}") from None
+        except NetworkMismatch as error:
+            shortfalls.append(str(error))
+    raise NetworkMismatch("\n".join(shortfalls))
 
 
 def estimate_cycles(config, spikes_per_layer):

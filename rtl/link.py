@@ -17,8 +17,16 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from fpga.host import INFO_FORMAT
-from fpga.protocol import COUNTERS, MAX_PAYLOAD, REPLY, SOF, Command, ErrorCode, InfoFlag
+from fpga.protocol import (
+    COUNTERS,
+    INFO_FORMAT,
+    MAX_PAYLOAD,
+    REPLY,
+    SOF,
+    Command,
+    ErrorCode,
+    InfoFlag,
+)
 
 from .accelerator import TSCAccelerator
 from .crc import CRC16_INIT, crc16_update
@@ -120,8 +128,9 @@ class HostLink(wiring.Component):
         counting = Signal()        # storing counters (else potentials)
         counter_word = Signal(32)
         loaded = Signal()  # a LOAD8 or LOAD32 frame has been applied since configuration
-        info = Array([*(Const(b, 8) for b in info_bytes(c)[:-1]),
-                      Const(info_bytes(c)[-1], 8) | Mux(loaded, InfoFlag.LOADED, 0)])
+        *fixed, flags = info_bytes(c)
+        info = Array([*(Const(b, 8) for b in fixed),
+                      Const(flags, 8) | Mux(loaded, InfoFlag.LOADED, 0)])
         payload_byte = Signal(8)
         with m.Switch(reply_command):
             with m.Case(Command.PING | REPLY):

@@ -67,12 +67,6 @@ class WeightMemory(wiring.Component):
             "load_data": In(signed(8)), "load_en": In(1),
         })
 
-    @property
-    def spram_blocks(self):
-        """SPRAMs used: one per lane pair per bank (0 for block RAM)."""
-        return 0 if self.kind == "block" else \
-            ceil_div(self.lanes, 2) * ceil_div(self.depth, SPRAM_WORDS)
-
     def elaborate(self, platform):
         m = Module()
         if self.kind == "block":
@@ -98,12 +92,12 @@ class WeightMemory(wiring.Component):
         read_bank = Signal(range(banks))  # the bank that the data coming out was read from
         if banks > 1:
             m.d.sync += read_bank.eq(bank)
+        mask = Mux(load_lane[0] if self.lanes > 1 else 0, 0b1100, 0b0011)  # the lane's byte
         for pair in range(ceil_div(self.lanes, 2)):
+            writes = load_en & (load_lane >> 1 == pair)
             outputs = []
             for b in range(banks):
                 selected = (bank == b) if banks > 1 else Const(1)
-                writes = load_en & (load_lane >> 1 == pair)
-                mask = Mux(load_lane[0] if self.lanes > 1 else 0, 0b1100, 0b0011)
                 dataout = Signal(16, name=f"spram{pair}_{b}_data")
                 m.submodules[f"spram{pair}_{b}"] = Instance(
                     "SB_SPRAM256KA",
