@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import torch
 import torch.nn.functional as F
 
-__all__ = ["AvgPool", "Flatten", "Linear", "Conv2d", "Layer", "Network"]
+__all__ = ["AvgPool", "Flatten", "Linear", "Conv2d", "Layer", "Network", "event_order"]
 
 
 @dataclass(frozen=True)
@@ -186,6 +186,18 @@ class Layer:
     def to_dict(self):
         return {"name": self.name, "ops": [op.to_dict() for op in self.ops],
                 "in_shape": list(self.in_shape), "out_shape": list(self.out_shape)}
+
+
+def event_order(shape, device=None):
+    """The order in which the hardware visits a layer's neurons, and so the order of its
+    spikes' events within a step (``docs/tsc-neuron.md``): ascending index for a vector, and
+    channels last for a ``(C, H, W)`` layer (pixel by pixel in row-major order, the channels
+    of a pixel in ascending order). Returns ``order`` (int64) such that ``order[i]`` is the
+    flat (torch, channels-first) index of the ``i``-th neuron visited."""
+    flat = torch.arange(_numel(shape), device=device)
+    if len(shape) != 3:
+        return flat
+    return flat.reshape(shape).permute(1, 2, 0).flatten()
 
 
 def _numel(shape):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import encoding
+from .network import event_order
 
 __all__ = ["METHODS", "RATE_INPUTS", "Counts", "SimResult", "simulate", "layer_currents",
            "encode_input", "input_currents", "run_layer", "tsc_fire", "argmax_lowest"]
@@ -151,17 +152,18 @@ class _Accumulate:
         return self._ordered_events()
 
     def _ordered_events(self):
-        # The hardware's order: step by step, and within a step, source neurons in ascending
-        # index; each event is one saturating addition per target neuron.
+        # The hardware's order: step by step, and within a step, source neurons in their
+        # event order (channels last); each event is one saturating addition per target.
         matrix = _dense_matrix(self.layer)
         flat = self.train.reshape(self.batch, self.layer.in_size, -1).to(torch.int64)
         steps = flat.shape[-1]
         dvdt = torch.zeros(self.batch, self.layer.out_size, dtype=torch.int64, device=self.device)
         out = torch.empty(self.batch, self.layer.out_size, steps, dtype=torch.int64,
                           device=self.device)
+        order = event_order(self.layer.in_shape, self.device)
         for t in range(steps):
-            sources = torch.nonzero(flat[:, :, t].any(0)).flatten().tolist()
-            for j in sources:
+            active = flat[:, :, t].any(0)
+            for j in order[active[order]].tolist():
                 dvdt, clipped = self.fmt.saturating_add(
                     dvdt, flat[:, j, t, None] * matrix[None, :, j], "dvdt")
                 self.saturations += clipped

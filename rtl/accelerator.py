@@ -16,7 +16,8 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import AcceleratorConfig, ceil_div, weight_images
+from .address import SourceCursor, SynapseBursts, table
+from .config import AcceleratorConfig, weight_images
 from .neuron import NeuronLane, Op
 from .weights import WeightMemory
 
@@ -103,6 +104,8 @@ class TSCAccelerator(wiring.Component):
         for k, lane in enumerate(lanes):
             m.submodules[f"lane{k}"] = lane
             m.d.comb += lane.weight.eq(weights.read_data[k])
+        m.submodules.cursor = cursor = SourceCursor(c)
+        m.submodules.bursts = bursts = SynapseBursts(c)
         lane_bits = (c.lanes - 1).bit_length()
 
         initial = [int(t) for t in self.network.network.thresholds] if self.network else \
@@ -110,22 +113,24 @@ class TSCAccelerator(wiring.Component):
         thresholds = Array(Signal(signed(fmt.v_bits), init=t, name=f"threshold{index}")
                            for index, t in enumerate(initial))
 
-        def table(values):
-            return Array(Const(v, range(max(values) + 1)) for v in values)
-
-        n_tgt, groups = table(c.layers), table(c.groups)
-        src_groups, src_base = table(c.source_groups), table(c.source_bases)
-        state_base, weight_base = table(c.state_bases), table(c.weight_bases)
+        groups, src_groups = table(c.groups), table(c.source_groups)
+        src_base, state_base = table(c.source_bases), table(c.state_bases)
+        last_channel_group = table([cg - 1 for cg in c.channel_groups])
+        last_lanes = Array(Const(sum(1 << k for k in range(c.lanes)
+                                     if (cg - 1) * c.lanes + k < shape.out[0]), c.lanes)
+                           for shape, cg in zip(c.shapes, c.channel_groups))
+        channel_words = table([shape.taps * cg for shape, cg in zip(c.shapes,
+                                                                    c.channel_groups)])
 
         window = Signal(range(len(c.layers)))
         step = Signal(range(c.steps))
-        scan = Signal(range(max(c.source_groups) + 1))       # source group being scanned
-        group = Signal(range(max(c.groups) + 1))             # target group of INIT/SYN/MEM
+        scan = Signal(range(max(c.source_groups) + 1))       # source word being scanned
+        group = Signal(range(max(c.groups) + 1))             # target word of INIT/MEM/DIV
+        channel_group = Signal(range(max(c.channel_groups)))  # its channel group
         bit = Signal(range(c.quotient_bits))
-        pending = Signal(c.lanes)                            # spiking lanes of the scan group
+        pending = Signal(c.lanes)                            # spiking lanes of the scan word
         pending_negative = Signal(c.lanes)
         negative = Signal()
-        row = Signal(range(c.weight_depth + 1))
         neuron = Signal(range(c.layers[-1]))
         potential = Signal(signed(fmt.v_bits))
         best = Signal(signed(fmt.v_bits))
@@ -134,29 +139,13 @@ class TSCAccelerator(wiring.Component):
         v_init = Signal(signed(fmt.v_bits))
         if c.rounding == "nearest":
             m.d.comb += v_init.eq(Mux(is_output, 0, thresholds[window] >> 1))
+        m.d.comb += [cursor.window.eq(window), bursts.window.eq(window),
+                     bursts.row.eq(cursor.row), bursts.column.eq(cursor.column),
+                     bursts.channel_row.eq(cursor.channel_row)]
 
         counters = ("cycles", "synaptic", "membrane", "weight_reads", "saturations")
         spikes = Array(getattr(self, f"spikes_{layer}") for layer in range(c.hidden + 1))
-
-        def total(signals):
-            return sum(signals[1:], signals[0])
-
-        # The lanes' effects are registered before they reach the counters, so that the
-        # adders stay off the lanes' BRAM-to-state-write path; an inference's last effects
-        # land long before ``done``.
-        synaptic = Signal(range(c.lanes + 1))
-        membrane = Signal(range(c.lanes * c.steps + 1))
-        saturated = Signal(range(c.lanes + 1))
-        m.d.sync += [
-            synaptic.eq(total([lane.synaptic for lane in lanes])),
-            membrane.eq(total([lane.membrane for lane in lanes]) +
-                        total([lane.block for lane in lanes])),
-            saturated.eq(total([lane.saturated for lane in lanes])),
-            self.synaptic.eq(self.synaptic + synaptic),
-            self.weight_reads.eq(self.weight_reads + synaptic),
-            self.membrane.eq(self.membrane + membrane),
-            self.saturations.eq(self.saturations + saturated),
-        ]
+        self._count_effects(m, lanes)
 
         # The lowest pending lane, and the pending set without it.
         lowest = Signal(range(max(c.lanes, 2)))
@@ -164,22 +153,9 @@ class TSCAccelerator(wiring.Component):
             with m.If(pending[k]):
                 m.d.comb += lowest.eq(k)
         remaining = pending & ~(Const(1, c.lanes) << lowest)
-
-        # The first weight row of the spike being emitted, weight_base + index * groups,
-        # without a multiplier: scan_row follows the scan group (weight_base + scan * lanes *
-        # groups) and the lane's offset lowest * groups is a sum of shifted copies.
-        stride = table([c.lanes * g for g in c.groups])
-        scan_row = Signal(range(c.weight_depth + max(c.lanes * g for g in c.groups) + 1))
-        lowest_offset = sum((Mux(lowest[b], groups[window] << b, 0)
-                             for b in range(len(lowest))), Const(0))
-
-        # SYN operands: from the registers during a burst, straight from the pending spike in
-        # the EMIT cycle that issues the burst's first op.
-        weight_addr = Signal.like(row)
-        syn_negative = Signal()
-        emit_index = Signal(range(max(c.sources) + c.lanes))
-        m.d.comb += [weight_addr.eq(row + group), syn_negative.eq(negative),
-                     emit_index.eq(scan * c.lanes + lowest)]
+        # weight words from lane 0's channel to the spike's: a sum of shifted copies
+        m.d.comb += bursts.lane_offset.eq(sum((Mux(lowest[b], channel_words[window] << b, 0)
+                                               for b in range(len(lowest))), Const(0)))
 
         # The issue register: an op and its operands reach the lanes one cycle after the
         # scheduler issues them, so that no scheduler logic sits in front of a block RAM
@@ -189,11 +165,13 @@ class TSCAccelerator(wiring.Component):
         issue_count = [Signal(name=f"issue_count{k}") for k in range(c.lanes)]
         issue_addr = Signal.like(lanes[0].state_addr)
         issue_operand = Signal.like(lanes[0].operand)
+        syn_negative = Signal()
+        m.d.comb += syn_negative.eq(negative)
         for k, lane in enumerate(lanes):
             m.d.sync += [lane.op.eq(issue_op[k]), lane.count.eq(issue_count[k]),
                          lane.state_addr.eq(issue_addr), lane.operand.eq(issue_operand),
                          lane.negative.eq(syn_negative), lane.step.eq(step), lane.bit.eq(bit)]
-        m.d.sync += weights.read_addr.eq(weight_addr)
+        m.d.sync += weights.read_addr.eq(bursts.weight_addr)
 
         def issue(op, address, real, operand=0, only_lane=None):
             """Issue ``op`` on ``address`` to every lane (or one); ``real(k)`` says whether
@@ -205,52 +183,64 @@ class TSCAccelerator(wiring.Component):
                              issue_count[k].eq(real(k))]
 
         def target_real(k):
-            return group * c.lanes + k < n_tgt[window]
+            return (channel_group != last_channel_group[window]) | last_lanes[window][k]
 
-        # Source neuron scan * lanes + k of group scan + ahead exists when scan is below
-        # a per-window limit: one small comparison, no multiply or add on the way.
-        scan_limits = {(ahead, k): table([max(0, ceil_div(n - k, c.lanes) - ahead)
-                                          for n in c.sources])
-                       for ahead in range(latency + 1) for k in range(c.lanes)}
+        def next_target():
+            """The next target word of INIT, MEM and DIV, and its channel group."""
+            m.d.sync += [group.eq(group + 1),
+                         channel_group.eq(Mux(channel_group == last_channel_group[window], 0,
+                                              channel_group + 1))]
+
+        def first_target():
+            m.d.sync += [group.eq(0), channel_group.eq(0)]
+
+        def restart_scan():
+            m.d.sync += scan.eq(0)
+            m.d.comb += cursor.restart.eq(1)
+
+        def advance_scan():
+            m.d.sync += scan.eq(scan + 1)
+            m.d.comb += cursor.advance.eq(1)
 
         def issue_scan(ahead):
-            issue(Op.SCAN, src_base[window] + scan + ahead,
-                  lambda k: scan < scan_limits[ahead, k][window])
+            # Padding neurons never hold a block (their SYN ops add nothing), and the results
+            # of scans past the source's last word are dropped: every lane scans.
+            issue(Op.SCAN, src_base[window] + scan + ahead, lambda k: 1)
 
         m.d.comb += [self.o_spike.payload.layer.eq(window), self.o_spike.payload.step.eq(step),
-                     self.o_spike.payload.index.eq(emit_index),
+                     self.o_spike.payload.index.eq(cursor.index + lowest),
                      self.o_spike.payload.negative.eq(pending_negative.bit_select(lowest, 1)),
                      self.o_potential.payload.value.eq(potential),
                      self.o_potential.payload.last.eq(neuron == c.layers[-1] - 1)]
-
 
         def after_spike(still_pending):
             with m.If(still_pending != 0):
                 m.next = "EMIT"
             with m.Elif(scan == src_groups[window] - 1):
-                m.d.sync += group.eq(0)
+                first_target()
                 m.next = "MEM"
             with m.Else():
-                m.d.sync += [scan.eq(scan + 1), scan_row.eq(scan_row + stride[window])]
+                advance_scan()
                 m.next = "SCAN_ISSUE"
 
         with m.FSM(name="scheduler") as fsm:
             with m.State("IDLE"):
-                code_valid, code_ok, last_code = self._idle(m, c, received, lanes, issue,
-                                                            lane_bits)
+                code_valid, code_ok, last_code = self._idle(m, c, received, issue)
                 with m.If(code_valid & code_ok & last_code):
-                    m.d.sync += [window.eq(0), group.eq(0), self.done.eq(0)]
+                    m.d.sync += [window.eq(0), self.done.eq(0)]
+                    first_target()
                     m.d.sync += [getattr(self, name).eq(0) for name in counters]
                     m.d.sync += [s.eq(0) for s in spikes]
                     m.next = "INIT"
             with m.State("INIT"):
                 issue(Op.INIT, state_base[window] + group, target_real, v_init)
-                m.d.sync += group.eq(group + 1)
+                next_target()
                 with m.If(group == groups[window] - 1):
-                    m.d.sync += [step.eq(0), scan.eq(0), scan_row.eq(weight_base[window])]
+                    m.d.sync += step.eq(0)
+                    restart_scan()
                     m.next = "SCAN_ISSUE"
-            # Scans have no side effects, so they run ahead: the scans of the next groups are
-            # issued while this group's result is on its way, and dropped if this one fired.
+            # Scans have no side effects, so they run ahead: the scans of the next words are
+            # issued while this word's result is on its way, and dropped if this one fired.
             with m.State("SCAN_ISSUE"):
                 issue_scan(0)
                 m.next = "SCAN_AHEAD1" if latency > 1 else "SCAN_WAIT"
@@ -263,38 +253,44 @@ class TSCAccelerator(wiring.Component):
                 with m.If(mask != 0):
                     m.d.sync += [pending.eq(mask),
                                  pending_negative.eq(Cat(lane.spike_negative for lane in lanes))]
+                    m.d.comb += bursts.prepare.eq(1)
                     m.next = "EMIT"
                 with m.Elif(scan == src_groups[window] - 1):
-                    m.d.sync += group.eq(0)
+                    first_target()
                     m.next = "MEM"
                 with m.Else():
-                    # nothing fired in this group: the next group's result arrives next cycle
+                    # nothing fired in this word: the next word's result arrives next cycle
                     issue_scan(latency)
-                    m.d.sync += [scan.eq(scan + 1), scan_row.eq(scan_row + stride[window])]
+                    advance_scan()
             with m.State("EMIT"):
-                first_row = scan_row + lowest_offset
                 spike_negative = pending_negative.bit_select(lowest, 1)
                 m.d.comb += self.o_spike.valid.eq(1)
                 with m.If(self.o_spike.ready):
-                    m.d.comb += [weight_addr.eq(first_row), syn_negative.eq(spike_negative)]
-                    issue(Op.SYN, state_base[window], lambda k: k < n_tgt[window])
                     m.d.sync += [spikes[window].eq(spikes[window] + 1), pending.eq(remaining),
-                                 negative.eq(spike_negative), row.eq(first_row), group.eq(1)]
-                    with m.If(groups[window] != 1):
-                        m.next = "SYN"
-                    with m.Else():
+                                 negative.eq(spike_negative)]
+                    with m.If(bursts.empty):
                         after_spike(remaining)
+                    with m.Else():
+                        # the spike's first synapses are issued in its own cycle
+                        m.d.comb += [bursts.start.eq(1), bursts.next.eq(1),
+                                     syn_negative.eq(spike_negative)]
+                        issue(Op.SYN, bursts.state_addr, lambda k: bursts.real[k])
+                        with m.If(bursts.last):
+                            after_spike(remaining)
+                        with m.Else():
+                            m.next = "SYN"
             with m.State("SYN"):
-                issue(Op.SYN, state_base[window] + group, target_real)
-                m.d.sync += group.eq(group + 1)
-                with m.If(group == groups[window] - 1):
+                m.d.comb += bursts.next.eq(1)
+                issue(Op.SYN, bursts.state_addr, lambda k: bursts.real[k])
+                with m.If(bursts.last):
                     after_spike(pending)
             with m.State("MEM"):
                 issue(Op.MEM, state_base[window] + group, target_real)
-                m.d.sync += group.eq(group + 1)
+                next_target()
                 with m.If(group == groups[window] - 1):
-                    m.d.sync += [scan.eq(0), scan_row.eq(weight_base[window]), group.eq(0),
-                                 bit.eq(c.quotient_bits - 1)]
+                    first_target()
+                    restart_scan()
+                    m.d.sync += bit.eq(c.quotient_bits - 1)
                     with m.If(step != c.steps - 1):
                         m.d.sync += step.eq(step + 1)
                         m.next = "SCAN_ISSUE"
@@ -307,9 +303,11 @@ class TSCAccelerator(wiring.Component):
                 issue(Op.DIV, state_base[window] + group, target_real, thresholds[window])
                 m.d.sync += bit.eq(bit - 1)
                 with m.If(bit == 0):
-                    m.d.sync += [bit.eq(c.quotient_bits - 1), group.eq(group + 1)]
+                    m.d.sync += bit.eq(c.quotient_bits - 1)
+                    next_target()
                     with m.If(group == groups[window] - 1):
-                        m.d.sync += [window.eq(window + 1), group.eq(0)]
+                        m.d.sync += window.eq(window + 1)
+                        first_target()
                         m.next = "INIT"
             with m.State("OUT_ISSUE"):
                 out_lane = neuron[:lane_bits] if lane_bits else Const(0)
@@ -340,7 +338,30 @@ class TSCAccelerator(wiring.Component):
             m.d.sync += self.cycles.eq(self.cycles + 1)
         return m
 
-    def _idle(self, m, c, received, lanes, issue, lane_bits):
+    def _count_effects(self, m, lanes):
+        """Add the lanes' effects to the counters. They are registered first, so that the
+        adders stay off the lanes' BRAM-to-state-write path; an inference's last effects
+        land long before ``done``."""
+        c = self.config
+
+        def total(signals):
+            return sum(signals[1:], signals[0])
+
+        synaptic = Signal(range(c.lanes + 1))
+        membrane = Signal(range(c.lanes * c.steps + 1))
+        saturated = Signal(range(c.lanes + 1))
+        m.d.sync += [
+            synaptic.eq(total([lane.synaptic for lane in lanes])),
+            membrane.eq(total([lane.membrane for lane in lanes]) +
+                        total([lane.block for lane in lanes])),
+            saturated.eq(total([lane.saturated for lane in lanes])),
+            self.synaptic.eq(self.synaptic + synaptic),
+            self.weight_reads.eq(self.weight_reads + synaptic),
+            self.membrane.eq(self.membrane + membrane),
+            self.saturations.eq(self.saturations + saturated),
+        ]
+
+    def _idle(self, m, c, received, issue):
         """Accept codes and load words while idle. A code is registered on its way in and
         stored (as a block length) in the next cycle; no code is taken while the image's last
         one waits there. Returns the registered code's valid, range check and is-last, all
@@ -351,17 +372,35 @@ class TSCAccelerator(wiring.Component):
                      code_ok.eq((payload >= -(c.steps - 1)) & (payload <= c.steps - 1))]
         last_code = Signal(init=c.inputs == 1)  # received == inputs - 1, kept beside it
         m.d.comb += [self.i_code.ready.eq(~(code_valid & last_code)), self.i_load.ready.eq(1)]
+        # Codes arrive channels last; input channel ``ch`` of a pixel goes to lane
+        # ``ch % lanes`` of the pixel's word ``ch // lanes``.
+        channels = c.shapes[0].source[0]
+        channel = Signal(range(channels))
+        lane = Signal(range(c.lanes))
+        word = Signal(range(c.input_groups))
+
+        def first_code():
+            m.d.sync += [received.eq(0), last_code.eq(c.inputs == 1), channel.eq(0),
+                         lane.eq(0), word.eq(0)]
+
         with m.If(code_valid):
             with m.If(~code_ok):
-                m.d.sync += [self.code_error.eq(1), received.eq(0),
-                             last_code.eq(c.inputs == 1)]
+                m.d.sync += self.code_error.eq(1)
+                first_code()
             with m.Else():
-                lane = received[:lane_bits] if lane_bits else Const(0)
-                issue(Op.SETK, c.input_base + (received >> lane_bits), lambda k: 1, code,
-                      only_lane=lane)
-                m.d.sync += [received.eq(Mux(last_code, 0, received + 1)),
-                             last_code.eq(Mux(last_code, c.inputs == 1,
-                                              received == c.inputs - 2))]
+                issue(Op.SETK, c.input_base + word, lambda k: 1, code, only_lane=lane)
+                with m.If(last_code):
+                    first_code()
+                with m.Else():
+                    m.d.sync += [received.eq(received + 1),
+                                 last_code.eq(received == c.inputs - 2)]
+                    with m.If(channel == channels - 1):
+                        m.d.sync += [channel.eq(0), lane.eq(0), word.eq(word + 1)]
+                    with m.Else():
+                        m.d.sync += [channel.eq(channel + 1),
+                                     lane.eq(Mux(lane == c.lanes - 1, 0, lane + 1))]
+                        with m.If(lane == c.lanes - 1):
+                            m.d.sync += word.eq(word + 1)
         return code_valid, code_ok, last_code
 
     def _load_port(self, m, c, thresholds, weights, lane_bits):

@@ -1,22 +1,33 @@
 """Conversion, step three: a quantized network to the accelerator's elaboration parameters.
 
-:class:`AcceleratorConfig` holds what the RTL is elaborated from: the layer sizes, N, the
-fixed-point format, the rounding and the number of lanes. Neuron ``j`` of a layer lives in
-lane ``j % lanes`` at group ``j // lanes``; each lane has its own state memory and its own
-column of the weight memory (block RAM, or the iCE40UP5K's SPRAM, see
-:class:`rtl.weights.WeightMemory`). :func:`weight_images` lays a network's int8 weights out in
-those columns; the same layout defines the load port's address map, so the host loader and
-the build share it.
+:class:`AcceleratorConfig` holds what the RTL is elaborated from: each layer's geometry
+(:class:`LayerGeometry`: source shape, sum pooling, kernel, stride, padding, output shape),
+N, the fixed-point format, the rounding and the number of lanes.
+
+Lanes run over output channels. Neuron ``(c, y, x)`` of a layer with ``C`` channels lives in
+lane ``c % lanes`` at state word ``(y * W + x) * cgroups + c // lanes`` of the layer
+(``cgroups = ceil(C / lanes)``), so a layer's neurons are visited channels last, the order in
+which their spikes' events are applied (:func:`model.network.event_order`). A vector is a
+``(n, 1, 1)`` shape: neuron ``j`` in lane ``j % lanes``, word ``j // lanes``.
+
+Weights are stored once per channel pair and kernel tap, never expanded into a matrix:
+weight word ``((ci * Kh + ky) * Kw + kx) * cgroups + cg`` of the layer, lane ``k``, holds
+``w[cg * lanes + k, ci, ky, kx]``. A ``Linear`` layer is the convolution whose kernel covers
+its (pooled) source, so the same words hold ``w[o, ci * Kh * Kw + ky * Kw + kx]``. Each lane
+has its own state memory and its own column of the weight memory (block RAM, or the
+iCE40UP5K's SPRAM, see :class:`rtl.weights.WeightMemory`). :func:`weight_images` lays a
+network's int8 weights out in those columns; the same layout defines the load port's address
+map, so the host loader and the build share it.
 """
 
 from dataclasses import dataclass
 
 from model.fixedpoint import DEFAULT_FORMAT
-from model.network import Linear
+from model.network import AvgPool, Conv2d, Flatten, Linear
 from model.simulate import ROUNDINGS
 
-__all__ = ["AcceleratorConfig", "NetworkMismatch", "WEIGHT_MEMORIES", "SPRAM_WORDS",
-           "ceil_div", "weight_images", "load_words"]
+__all__ = ["AcceleratorConfig", "LayerGeometry", "NetworkMismatch", "WEIGHT_MEMORIES",
+           "SPRAM_WORDS", "ceil_div", "weight_images", "load_words"]
 
 WEIGHT_MEMORIES = ("block", "spram")
 SPRAM_WORDS = 16384  # 16-bit words of one iCE40UP5K SPRAM (SB_SPRAM256KA)
@@ -29,6 +40,113 @@ class NetworkMismatch(ValueError):
 def ceil_div(a, b):
     """``a / b`` rounded up, for positive integers."""
     return -(-a // b)
+
+
+@dataclass(frozen=True)
+class LayerGeometry:
+    """How a layer's neurons are reached from its source's: sum pooling, then a convolution.
+
+    Parameters
+    ----------
+    source : tuple of int
+        ``(C, H, W)`` of the source layer (``(n, 1, 1)`` for a vector).
+    out : tuple of int
+        ``(C, H, W)`` of the layer.
+    pool : int
+        Sum pooling kernel (and stride) applied to the source first; 1 for none. Rows and
+        columns past the last whole window are dropped, as ``AvgPool2d`` does.
+    kernel : tuple of int
+        ``(Kh, Kw)``; a ``Linear`` layer's kernel covers its pooled source.
+    stride, padding : int
+        Of the convolution (zero padding).
+    """
+
+    source: tuple
+    out: tuple
+    pool: int = 1
+    kernel: tuple = (1, 1)
+    stride: int = 1
+    padding: int = 0
+
+    def __post_init__(self):
+        for name in ("source", "out", "kernel"):
+            value = getattr(self, name)
+            if len(value) != (2 if name == "kernel" else 3) or \
+                    any(not isinstance(d, int) or d < 1 for d in value):
+                raise ValueError(f"{name} must be positive integers, not {value!r}")
+        for name, low in (("pool", 1), ("stride", 1), ("padding", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer of at least {low}, not {value!r}")
+        _, height, width = self.pooled
+        expect = tuple((n + 2 * self.padding - k) // self.stride + 1
+                       for n, k in zip((height, width), self.kernel))
+        if min(height, width) < 1 or expect != self.out[1:]:
+            raise ValueError(f"pool {self.pool}, kernel {self.kernel}, stride {self.stride}, "
+                             f"padding {self.padding} map {self.source} to "
+                             f"{self.out[0:1] + expect}, not {self.out}")
+
+    @classmethod
+    def dense(cls, inputs, outputs):
+        """A fully connected layer of ``inputs`` -> ``outputs`` neurons."""
+        return cls((inputs, 1, 1), (outputs, 1, 1))
+
+    @classmethod
+    def from_layer(cls, layer, where):
+        """The geometry of a :class:`model.network.Layer`; :class:`NetworkMismatch` names an
+        op sequence the accelerator does not run (``where`` says which layer)."""
+        kinds = ", ".join(op.to_dict()["op"] for op in layer.ops)
+        *before, weighted = layer.ops
+        pool, flat = 1, False
+        for op in before:
+            if isinstance(op, AvgPool) and not flat:
+                pool *= op.kernel
+            elif isinstance(op, Flatten) and not flat:
+                flat = True
+            else:
+                raise NetworkMismatch(
+                    f"{where} is {kinds}: the accelerator runs sum pooling, then flatten, "
+                    f"then one linear or conv2d op, in that order")
+        source = tuple(layer.in_shape) if len(layer.in_shape) == 3 else (layer.in_size, 1, 1)
+        if isinstance(weighted, Conv2d) and not flat:
+            k = weighted.weight.shape[-1]
+            return cls(source, tuple(layer.out_shape), pool, (k, k), weighted.stride,
+                       weighted.padding)
+        if isinstance(weighted, Linear) and (flat or len(layer.in_shape) == 1):
+            _, height, width = source
+            return cls(source, (layer.out_size, 1, 1), pool, (height // pool, width // pool))
+        raise NetworkMismatch(f"{where} is {kinds}: the accelerator runs sum pooling, then "
+                              f"flatten, then one linear or conv2d op, in that order")
+
+    @property
+    def pooled(self):
+        channels, height, width = self.source
+        return (channels, height // self.pool, width // self.pool)
+
+    @property
+    def taps(self):
+        return self.kernel[0] * self.kernel[1]
+
+    @property
+    def inputs(self):
+        return self.source[0] * self.source[1] * self.source[2]
+
+    @property
+    def neurons(self):
+        return self.out[0] * self.out[1] * self.out[2]
+
+    def targets(self, axis, coordinate):
+        """The targets along ``axis`` (0: rows, 1: columns) of a source at ``coordinate``
+        (before pooling): ``(first, count, tap)``, ``tap`` the kernel index that reaches the
+        first target; later targets are 1 apart and their taps ``stride`` lower."""
+        pooled, size = coordinate // self.pool, self.pooled[1 + axis]
+        kernel, outputs = self.kernel[axis], self.out[1 + axis]
+        if pooled >= size:
+            return 0, 0, 0
+        shifted = pooled + self.padding
+        first = max(0, ceil_div(shifted - kernel + 1, self.stride))
+        last = min(outputs - 1, shifted // self.stride)
+        return first, max(0, last - first + 1), shifted - first * self.stride
 
 
 @dataclass(frozen=True)
@@ -51,6 +169,9 @@ class AcceleratorConfig:
         Where the weights live: block RAM (initialised by the bitstream) or the iCE40UP5K's
         SPRAM (two lanes per 16-bit word, 16K words deep; not initialised by the bitstream,
         so the weights must be loaded through the load port).
+    geometry : tuple of LayerGeometry, or None
+        Each layer's connectivity; ``None`` for fully connected layers of ``layers``'
+        sizes. It must agree with ``inputs`` and ``layers``.
     """
 
     inputs: int
@@ -60,6 +181,7 @@ class AcceleratorConfig:
     rounding: str = "nearest"
     lanes: int = 1
     weight_memory: str = "block"
+    geometry: tuple = None
 
     def __post_init__(self):
         if not isinstance(self.inputs, int) or self.inputs < 1:
@@ -82,23 +204,38 @@ class AcceleratorConfig:
                              f"integration")
         if self.fmt.weight_bits != 8:
             raise ValueError(f"the accelerator stores int8 weights, not {self.fmt.weight_bits}-bit")
+        if self.geometry is not None:
+            sizes = [g.neurons for g in self.geometry]
+            chained = all(a.out == b.source for a, b in zip(self.geometry, self.geometry[1:]))
+            if sizes != list(self.layers) or self.geometry[0].inputs != self.inputs or \
+                    not chained:
+                raise ValueError(f"geometry {self.geometry!r} does not chain from "
+                                 f"{self.inputs} inputs through layers {self.layers!r}")
+            if self.geometry[-1].out[1:] != (1, 1):
+                raise ValueError(f"the output layer must give a vector, not "
+                                 f"{self.geometry[-1].out}")
 
     @classmethod
     def from_network(cls, qnet, lanes=1, weight_memory="block"):
         """Parameters that run ``qnet`` (an :class:`model.quantize.IntegerNetwork`).
 
         Raises :class:`NetworkMismatch` for a layer the RTL does not implement."""
-        sizes = []
-        for index, layer in enumerate(qnet.network.layers):
-            if len(layer.ops) != 1 or not isinstance(layer.ops[0], Linear):
-                kinds = ", ".join(op.to_dict()["op"] for op in layer.ops)
-                raise NetworkMismatch(f"layer {index} ({layer.name}) is {kinds}: the accelerator "
-                                      f"runs fully connected (Linear) layers only")
-            sizes.append(layer.out_size)
-        if len(sizes) < 2:
+        layers = qnet.network.layers
+        if len(layers) < 2:
             raise NetworkMismatch("the accelerator needs at least one hidden layer")
-        return cls(qnet.network.layers[0].in_size, tuple(sizes), qnet.steps, qnet.fmt,
-                   qnet.rounding, lanes, weight_memory)
+        geometry = []
+        for index, layer in enumerate(layers):
+            where = f"layer {index} ({layer.name})"
+            if layer.shortcuts:
+                raise NetworkMismatch(f"{where} is a residual junction: the accelerator does "
+                                      f"not run residual networks yet (docs/residual.md)")
+            geometry.append(LayerGeometry.from_layer(layer, where))
+        if geometry[-1].out[1:] != (1, 1):
+            raise NetworkMismatch(f"the output layer ({layers[-1].name}) gives "
+                                  f"{layers[-1].out_shape}: the accelerator reads out a vector "
+                                  f"(end with a Linear layer or global pooling)")
+        return cls(geometry[0].inputs, tuple(g.neurons for g in geometry), qnet.steps,
+                   qnet.fmt, qnet.rounding, lanes, weight_memory, tuple(geometry))
 
     def check_network(self, qnet):
         """Raise :class:`NetworkMismatch` saying which limit ``qnet`` breaks, and by how much."""
@@ -123,6 +260,18 @@ class AcceleratorConfig:
         if other.rounding != self.rounding:
             raise NetworkMismatch(f"the network rounds {other.rounding!r}, the accelerator "
                                   f"{self.rounding!r}")
+        for index, (have, want) in enumerate(zip(self.shapes, other.shapes)):
+            if self.geometry is not None and have != want:
+                raise NetworkMismatch(f"layer {index} connects as {want}, the accelerator as "
+                                      f"{have}")
+
+    @property
+    def shapes(self):
+        """Each layer's :class:`LayerGeometry` (fully connected ones when not given)."""
+        if self.geometry is not None:
+            return self.geometry
+        sizes = (self.inputs,) + self.layers
+        return tuple(LayerGeometry.dense(a, b) for a, b in zip(sizes, sizes[1:]))
 
     @property
     def sources(self):
@@ -130,8 +279,18 @@ class AcceleratorConfig:
         return (self.inputs,) + self.layers[:-1]
 
     @property
+    def channel_groups(self):
+        """State words per pixel of each layer: ``ceil(channels / lanes)``."""
+        return tuple(ceil_div(g.out[0], self.lanes) for g in self.shapes)
+
+    @property
+    def input_channel_groups(self):
+        return ceil_div(self.shapes[0].source[0], self.lanes)
+
+    @property
     def groups(self):
-        return tuple(ceil_div(n, self.lanes) for n in self.layers)
+        """State words of each layer."""
+        return tuple(cg * g.out[1] * g.out[2] for cg, g in zip(self.channel_groups, self.shapes))
 
     @property
     def state_bases(self):
@@ -142,9 +301,14 @@ class AcceleratorConfig:
         return tuple(bases)
 
     @property
+    def input_groups(self):
+        _, height, width = self.shapes[0].source
+        return self.input_channel_groups * height * width
+
+    @property
     def source_groups(self):
-        """Groups of each layer's source layer (the inputs for layer 0)."""
-        return tuple(ceil_div(n, self.lanes) for n in self.sources)
+        """State words of each layer's source layer (the inputs for layer 0)."""
+        return (self.input_groups,) + self.groups[:-1]
 
     @property
     def input_base(self):
@@ -157,23 +321,29 @@ class AcceleratorConfig:
 
     @property
     def state_depth(self):
-        return sum(self.groups) + ceil_div(self.inputs, self.lanes)
+        return sum(self.groups) + self.input_groups
 
     @property
     def quotient_bits(self):
         return max(1, (self.steps - 1).bit_length())
 
     @property
+    def weight_sizes(self):
+        """Weight words per lane of each layer: one per source channel, tap and channel
+        group."""
+        return tuple(g.source[0] * g.taps * cg for g, cg in zip(self.shapes, self.channel_groups))
+
+    @property
     def weight_bases(self):
         bases, base = [], 0
-        for src, g in zip(self.sources, self.groups):
+        for size in self.weight_sizes:
             bases.append(base)
-            base += src * g
+            base += size
         return tuple(bases)
 
     @property
     def weight_depth(self):
-        return sum(src * g for src, g in zip(self.sources, self.groups))
+        return sum(self.weight_sizes)
 
     @property
     def spram_banks(self):
@@ -204,12 +374,18 @@ def weight_images(config, qnet):
     """Per-lane weight memory contents (lists of ints) for ``qnet`` under ``config``."""
     config.check_network(qnet)
     images = [[0] * config.weight_depth for _ in range(config.lanes)]
-    for layer, base, groups in zip(qnet.network.layers, config.weight_bases, config.groups):
-        weight = layer.weight.tolist()  # [targets][sources]
-        for j, row in enumerate(weight):
-            lane, group = j % config.lanes, j // config.lanes
-            for i, w in enumerate(row):
-                images[lane][base + i * groups + group] = int(w)
+    for layer, shape, base, cgroups in zip(qnet.network.layers, config.shapes,
+                                           config.weight_bases, config.channel_groups):
+        kh, kw = shape.kernel
+        # [out, source channel, ky, kx]: a Linear layer's inputs are its pooled source's
+        weight = layer.weight.reshape(shape.out[0], shape.source[0], kh, kw).tolist()
+        for co, per_channel in enumerate(weight):
+            lane, cg = co % config.lanes, co // config.lanes
+            column = images[lane]
+            for ci, rows in enumerate(per_channel):
+                for ky, row in enumerate(rows):
+                    for kx, w in enumerate(row):
+                        column[base + ((ci * kh + ky) * kw + kx) * cgroups + cg] = int(w)
     return images
 
 

@@ -7,15 +7,17 @@ from torch import nn
 
 from model.convert import convert
 from model.encoding import input_codes
+from model.network import event_order
 from model.quantize import IntegerNetwork
 
-__all__ = ["Expected", "expected", "random_network"]
+__all__ = ["Expected", "expected", "random_network", "randomized"]
 
 
 @dataclass
 class Expected:
-    codes: list          # input codes, in order
-    spikes: list         # (layer, step, index, negative) in the order the hardware emits them
+    codes: list          # input codes, in the hardware's order (channels last)
+    spikes: list         # (layer, step, index, negative) in the order the hardware emits
+                         # them; index: the neuron's place in its layer's event order
     potentials: list     # the output layer's final V
     class_index: int
     counters: dict       # synaptic, membrane, weight_reads, saturations, spikes_<l>
@@ -24,12 +26,13 @@ class Expected:
 def expected(qnet, x):
     """The golden model's codes, spikes, potentials and counters for each image in ``x``."""
     result = qnet.run(x, record=True)
-    codes = input_codes(x, qnet.steps).flatten(1)
+    orders = [event_order(train.shape[1:-1]) for train in result.spikes]
+    codes = input_codes(x, qnet.steps).flatten(1)[:, orders[0]]
     out = []
     for b in range(x.shape[0]):
         events = []
-        for layer, train in enumerate(result.spikes):
-            flat = train[b].reshape(-1, qnet.steps)
+        for layer, (train, order) in enumerate(zip(result.spikes, orders)):
+            flat = train[b].reshape(-1, qnet.steps)[order]
             for t in range(qnet.steps):
                 for i in torch.nonzero(flat[:, t]).flatten().tolist():
                     events.append((layer, t, i, int(flat[i, t] < 0)))
@@ -46,11 +49,18 @@ def expected(qnet, x):
 
 def random_network(sizes, steps, fmt, seed, weight_max=127, threshold_range=(1, 400)):
     """A fully connected integer network with random weights and thresholds (for tests)."""
-    gen = torch.Generator().manual_seed(seed)
     mods = []
     for a, b in zip(sizes, sizes[1:]):
         mods += [nn.Linear(a, b, bias=False), nn.ReLU()]
-    net = convert(nn.Sequential(*mods[:-1]), (sizes[0],))
+    return randomized(nn.Sequential(*mods[:-1]), (sizes[0],), steps, fmt, seed, weight_max,
+                      threshold_range)
+
+
+def randomized(model, input_shape, steps, fmt, seed, weight_max=127, threshold_range=(1, 400)):
+    """The integer network of the bias-free ``model`` (any that :func:`model.convert.convert`
+    takes) with random weights in ``[-weight_max, weight_max]`` and random thresholds."""
+    gen = torch.Generator().manual_seed(seed)
+    net = convert(model, input_shape)
     layers = tuple(layer.with_weight(torch.randint(-weight_max, weight_max + 1,
                                                    layer.weight.shape, generator=gen))
                    for layer in net.layers)

@@ -81,7 +81,9 @@ class NeuronLane(wiring.Component):
     step : In
         The fire-window step of a SCAN op.
     count : In(1)
-        The neuron is real (not padding): its effects count and it may spike.
+        The neuron is real (not padding): its effects count, and its SYN ops add their
+        weight (a padding neuron's dV/dt stays 0, so its block length is 0 and it never
+        spikes, whatever its weights).
     spike, spike_negative, saturated, synaptic, membrane, potential, block : Out
         Registered effects of the op presented ``LATENCY`` cycles before. ``membrane`` is 1
         for a MEM op; ``block`` is ``k`` after the last DIV op (the neuron's threshold
@@ -128,7 +130,7 @@ class NeuronLane(wiring.Component):
 
         _, op = delayed(self.op, "op")
         addr2, addr = delayed(self.state_addr, "addr")
-        _, count = delayed(self.count, "count")
+        count2, count = delayed(self.count, "count")
         operand2, operand = delayed(self.operand, "operand")
         bit2, bit = delayed(self.bit, "bit")
         _, step = delayed(self.step, "step")
@@ -148,7 +150,8 @@ class NeuronLane(wiring.Component):
         m.d.sync += [
             negative2.eq(self.negative),
             state_read.eq(Mux(written_en & (written_addr == addr2), written, state_r.data)),
-            weight.eq(Mux(negative2, -self.weight, self.weight)),
+            # a padding neuron (count 0) adds nothing, so it never holds a block to fire
+            weight.eq(Mux(count2, Mux(negative2, -self.weight, self.weight), 0)),
             forward.eq(writes & (addr == addr2)),
         ]
         current = Mux(forward, written, state_read)
