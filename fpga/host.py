@@ -136,7 +136,8 @@ class Device:
         return config
 
     def run(self, codes):
-        """Classify one image given its input codes."""
+        """Classify one image given its input codes, channels last (the order of
+        :func:`rtl.golden.expected`'s ``codes``)."""
         info = self.info()
         if len(codes) != info.inputs:
             raise ValueError(f"expected {info.inputs} codes, got {len(codes)}")

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import torch
 
-from .simulate import check_method, encode_input, input_currents, run_layer, shortcut_currents
+from .simulate import check_method, encode_input, input_currents, junction_inputs, run_layer
 
 __all__ = ["STATISTICS", "balance"]
 
@@ -31,7 +31,7 @@ def _statistic(chunks, statistic, percentile):
 
 def balance(network, x, method, steps, *, alpha=0.8, statistic="max", percentile=99.9,
             input_coding=None, fmt=None, rounding="nearest", generator=None, batch_size=512,
-            progress=False):
+            progress=False, adjust=None):
     """Return ``network`` with balanced thresholds for ``method`` at ``steps``.
 
     Parameters
@@ -48,6 +48,10 @@ def balance(network, x, method, steps, *, alpha=0.8, statistic="max", percentile
         The TSC block rounding the network will run with.
     progress : bool
         Print one line per layer to stderr.
+    adjust : callable or None
+        ``adjust(index, thresholds)`` returns layer ``index`` to use, given the thresholds of
+        the layers before it: the quantizer requantizes a residual junction there, since its
+        shortcut's integer gain depends on them. The returned network holds these layers.
     """
     check_method(method, input_coding, rounding)
     if statistic not in STATISTICS:
@@ -58,14 +62,17 @@ def balance(network, x, method, steps, *, alpha=0.8, statistic="max", percentile
                            generator=generator) for i in range(0, len(x), batch_size)]
     # every layer's trains, kept only when a residual junction reads them again
     kept = [{-1: train} for train in trains]
-    thresholds = []
-    for index, layer in enumerate(network.hidden):
+    thresholds, layers = [], list(network.layers)
+    for index in range(len(network.hidden)):
+        if adjust is not None:
+            layers[index] = adjust(index, list(thresholds))
+        layer = layers[index]
         scales = network.with_thresholds(thresholds + [None] * (len(network.hidden) -
                                                                  len(thresholds))).scales()
-        extras = [shortcut_currents(method, layer, k, scales, index) for k in kept]
+        inputs = [junction_inputs(method, layer, k, scales, index, fmt) for k in kept]
         chunks = []
-        for train, extra in zip(trains, extras):
-            current = input_currents(method, layer, train, fmt, extra).flatten()
+        for train, (extra, shortcuts) in zip(trains, inputs):
+            current = input_currents(method, layer, train, fmt, extra, shortcuts).flatten()
             if statistic == "max":
                 chunks.append(current.max().reshape(1).double() if current.numel() else current)
             else:
@@ -86,9 +93,12 @@ def balance(network, x, method, steps, *, alpha=0.8, statistic="max", percentile
                   f"{len(network.hidden)} ({layer.name}) threshold {threshold:.6g}",
                   file=sys.stderr, flush=True)
         trains = [run_layer(method, layer, train, threshold, fmt=fmt, rounding=rounding,
-                            extra=extra)[0].reshape(train.shape[0], *layer.out_shape, steps)
-                  for train, extra in zip(trains, extras)]
+                            extra=extra, shortcuts=shortcuts)[0].reshape(
+                                train.shape[0], *layer.out_shape, steps)
+                  for train, (extra, shortcuts) in zip(trains, inputs)]
         if network.residual:
             for k, train in zip(kept, trains):
                 k[index] = train
-    return network.with_thresholds(thresholds)
+    if adjust is not None:
+        layers[-1] = adjust(len(layers) - 1, list(thresholds))
+    return type(network)(tuple(layers), network.input_shape).with_thresholds(thresholds)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 import torch
 import torch.nn.functional as F
 
-__all__ = ["AvgPool", "Flatten", "Linear", "Conv2d", "Layer", "Network", "event_order"]
+__all__ = ["AvgPool", "Flatten", "Linear", "Conv2d", "Gain", "WEIGHTED", "Layer", "Network",
+           "event_order"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,32 @@ class Conv2d:
 
 
 @dataclass(frozen=True)
+class Gain:
+    """An integer network's identity shortcut: its input times an integer gain, the ratio of
+    the scales of the two inputs of a residual junction (``docs/residual.md``). ``weight``
+    holds the gain as a one-element tensor, so that it is quantized, stored and counted like
+    any weight (one synapse per input neuron)."""
+
+    weight: torch.Tensor = field(repr=False)
+
+    def apply(self, x, integer):
+        return x * self.weight.to(x.device, x.dtype).reshape(())
+
+    def out_shape(self, shape):
+        return shape
+
+    def with_weight(self, weight):
+        return replace(self, weight=weight)
+
+    def to_dict(self):
+        return {"op": "gain"}
+
+
+# ops that carry a weight tensor
+WEIGHTED = (Linear, Conv2d, Gain)
+
+
+@dataclass(frozen=True)
 class Layer:
     """One spiking layer: ``current = ops(previous spikes)``.
 
@@ -117,17 +144,17 @@ class Layer:
 
     @property
     def weighted(self):
-        return next(op for op in self.ops if isinstance(op, (Linear, Conv2d)))
+        return next(op for op in self.ops if isinstance(op, WEIGHTED))
 
     @property
     def device(self):
         """Where the weights are (the CPU for a weightless shortcut path)."""
-        op = next((op for op in self.ops if isinstance(op, (Linear, Conv2d))), None)
+        op = next((op for op in self.ops if isinstance(op, WEIGHTED)), None)
         return op.weight.device if op is not None else torch.device("cpu")
 
     def to(self, device):
         """The same layer with its weights (and its shortcuts') on ``device``."""
-        ops = tuple(op.with_weight(op.weight.to(device)) if isinstance(op, (Linear, Conv2d))
+        ops = tuple(op.with_weight(op.weight.to(device)) if isinstance(op, WEIGHTED)
                     else op for op in self.ops)
         shortcuts = tuple((source, path.to(device)) for source, path in self.shortcuts)
         return replace(self, ops=ops, shortcuts=shortcuts)
@@ -150,7 +177,7 @@ class Layer:
         return _numel(self.out_shape)
 
     def with_weight(self, weight):
-        ops = tuple(op.with_weight(weight) if isinstance(op, (Linear, Conv2d)) else op
+        ops = tuple(op.with_weight(weight) if isinstance(op, WEIGHTED) else op
                     for op in self.ops)
         return replace(self, ops=ops)
 
@@ -163,7 +190,7 @@ class Layer:
     def _structure(self, weight_map):
         # The same ops with every weight replaced by weight_map(weight): used to count
         # connections (ones) and to bound sums of magnitudes (abs).
-        ops = tuple(op.with_weight(weight_map(op.weight)) if isinstance(op, (Linear, Conv2d))
+        ops = tuple(op.with_weight(weight_map(op.weight)) if isinstance(op, WEIGHTED)
                     else op for op in self.ops)
         return replace(self, ops=ops)
 

@@ -3,15 +3,21 @@
 Weights become signed ``fmt.weight_bits`` integers with one symmetric scale per layer
 (``w = round(w_float / scale)``, ``scale = max|w_float| / weight_max``); thresholds are then
 balanced on the integer model itself, so they are exact integers of the same units as V.
+
+A residual junction adds its shortcut's input to the same dV/dt as its main input, so both
+are requantized together, once the thresholds before the junction are balanced: the
+shortcut's weights (an integer :class:`~model.network.Gain` for an identity) carry the
+ratio of the two sources' scales (``docs/residual.md``).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
 from .balance import balance
 from .data import INPUT_OFFSET, INPUT_SCALE
 from .fixedpoint import DEFAULT_FORMAT
+from .network import WEIGHTED, AvgPool, Gain
 from .simulate import ROUNDINGS, simulate
 
 __all__ = ["IntegerNetwork", "quantize_weights", "quantize"]
@@ -45,14 +51,17 @@ class IntegerNetwork:
         if self.rounding not in ROUNDINGS:
             raise ValueError(f"unknown rounding {self.rounding!r}; choose one of "
                              f"{', '.join(ROUNDINGS)}")
-        if self.network.residual:
-            raise ValueError("the integer model does not implement residual junctions yet "
-                             "(docs/residual.md); simulate the float model instead")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}: the integer model and the "
                              f"hardware implement {', '.join(SCHEDULES)}")
         for index, layer in enumerate(self.network.layers):
             self.fmt.check_weights(layer.weight, f"layer {index} ({layer.name})")
+            for source, path in layer.shortcuts:
+                if not any(isinstance(op, WEIGHTED) for op in path.ops):
+                    raise ValueError(f"layer {index} ({layer.name}): the shortcut from layer "
+                                     f"{source} has no integer weight or gain; quantize the "
+                                     f"network with model.quantize.quantize")
+                self.fmt.check_weights(path.weight, f"layer {index} ({layer.name}) shortcut")
         for index, threshold in enumerate(self.network.thresholds):
             self.fmt.check_threshold(int(threshold), f"layer {index}")
 
@@ -79,11 +88,63 @@ def quantize_weights(network, fmt=DEFAULT_FORMAT):
     return type(network)(tuple(layers), network.input_shape), tuple(scales)
 
 
+def _pool_factor(layer):
+    """What the integer model's sum pooling multiplies a path's input by, against the float
+    model's average pooling."""
+    factor = 1
+    for op in layer.ops:
+        if isinstance(op, AvgPool):
+            factor *= op.kernel * op.kernel
+    return factor
+
+
+def _junction_requantizer(network, integer, scales, fmt):
+    """``adjust(index, thresholds)`` for :func:`model.balance.balance`: the integer layer
+    ``index``, a residual junction's main weights and shortcuts requantized to one scale
+    (stored in ``scales[index]``) from the balanced thresholds before it."""
+
+    def unit(index, thresholds):
+        # what one unit of layer ``index``'s block length stands for (the inputs: 1)
+        value = 1.0
+        for layer in range(index + 1):
+            value *= thresholds[layer] * scales[layer] / _pool_factor(network.layers[layer])
+        return value
+
+    def adjust(index, thresholds):
+        layer = network.layers[index]
+        if not layer.shortcuts:
+            return integer.layers[index]
+        main = unit(index - 1, thresholds)
+        shortcuts, peak = [], float(layer.weight.abs().max())
+        for source, path in layer.shortcuts:
+            ratio = unit(source, thresholds) / main * _pool_factor(layer) / _pool_factor(path)
+            weighted = any(isinstance(op, WEIGHTED) for op in path.ops)
+            weight = (path.weight.double() if weighted else torch.ones(1, dtype=torch.float64,
+                                                                     device=path.device)) * ratio
+            shortcuts.append((source, path, weighted, weight))
+            peak = max(peak, float(weight.abs().max()))
+        scale = peak / fmt.weight_max if peak > 0 else 1.0
+        scales[index] = scale
+
+        def integral(weight):
+            return torch.round(weight.double() / scale).clamp(-fmt.weight_max,
+                                                              fmt.weight_max).to(torch.int64)
+
+        paths = tuple((source, path.with_weight(integral(weight)) if weighted else
+                       replace(path, ops=path.ops + (Gain(integral(weight)),)))
+                      for source, path, weighted, weight in shortcuts)
+        return replace(layer.with_weight(integral(layer.weight)), shortcuts=paths)
+
+    return adjust
+
+
 def quantize(network, calibration_x, steps, *, alpha=0.8, statistic="max", fmt=DEFAULT_FORMAT,
              rounding="nearest", metadata=None, progress=False):
     """Quantize ``network``'s weights and balance integer thresholds on ``calibration_x``."""
     integer, scales = quantize_weights(network, fmt)
+    scales = list(scales)
+    adjust = _junction_requantizer(network, integer, scales, fmt) if network.residual else None
     balanced = balance(integer, calibration_x, "tsc", steps, alpha=alpha, statistic=statistic,
-                       fmt=fmt, rounding=rounding, progress=progress)
+                       fmt=fmt, rounding=rounding, progress=progress, adjust=adjust)
     meta = {"alpha": alpha, "statistic": statistic, **(metadata or {})}
-    return IntegerNetwork(balanced, steps, fmt, rounding, scales=scales, metadata=meta)
+    return IntegerNetwork(balanced, steps, fmt, rounding, scales=tuple(scales), metadata=meta)

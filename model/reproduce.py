@@ -163,8 +163,6 @@ def reproduce(model, input_shape, calibration, test, *, rows=DEFAULT_ROWS, steps
     if images == 0:
         raise ValueError("the test set is empty")
     network = convert(model.cpu(), input_shape)
-    if network.residual:
-        rows = tuple(r for r in rows if r != "tsc-int8")  # refused by the integer model
     kwargs = {"steps": steps, "rate_steps": rate_steps}
     results = evaluate(network, calibration, _WithPredictions(test, predictions), rows=rows,
                        alphas=(alpha,), statistic=statistic, seed=seed, device=device,

