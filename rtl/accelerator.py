@@ -5,8 +5,11 @@ scheduler then runs the windows of ``docs/tsc-neuron.md`` one after another. In 
 ``w`` layer ``w`` integrates while its source (the inputs for ``w = 0``, hidden layer
 ``w - 1`` otherwise) fires. For each step ``t`` the scheduler scans the source neurons,
 ``lanes`` per cycle (SCAN); each spike, in ascending source index, goes out on ``o_spike``
-and is applied to every target neuron, ``lanes`` per cycle (SYN: one weight read and one
-saturating addition each); then every target neuron takes ``V += dV/dt`` (MEM). At the end
+and is applied to every target neuron its kernel reaches, ``lanes`` per cycle (SYN: one
+weight read and one saturating addition each). A residual junction then scans each
+shortcut's source the same way: its blocks, stored since its own window, are replayed in
+the junction's window (synaptic additions and weight reads, not spikes: nothing goes out on
+``o_spike``). Then every target neuron takes ``V += dV/dt`` (MEM). At the end
 of a hidden layer's window its block lengths are computed (DIV, ``(N - 1).bit_length()``
 cycles per group). After the last window the output layer's potentials stream out on
 ``o_potential`` and ``class_index`` holds their argmax (lowest index on ties).
@@ -113,16 +116,24 @@ class TSCAccelerator(wiring.Component):
         thresholds = Array(Signal(signed(fmt.v_bits), init=t, name=f"threshold{index}")
                            for index, t in enumerate(initial))
 
-        groups, src_groups = table(c.groups), table(c.source_groups)
-        src_base, state_base = table(c.source_bases), table(c.state_bases)
+        groups, state_base = table(c.groups), table(c.state_bases)
+        # per input path (a layer's main input, then its shortcuts)
+        src_groups, src_base = table(c.source_groups), table(c.source_bases)
+        first_path, last_path = table(c.first_paths), table(c.last_paths)
+        replay = Array(Const(p.shortcut) for p in c.paths)
         last_channel_group = table([cg - 1 for cg in c.channel_groups])
         last_lanes = Array(Const(sum(1 << k for k in range(c.lanes)
                                      if (cg - 1) * c.lanes + k < shape.out[0]), c.lanes)
                            for shape, cg in zip(c.shapes, c.channel_groups))
-        channel_words = table([shape.taps * cg for shape, cg in zip(c.shapes,
-                                                                    c.channel_groups)])
+        channel_words = table([0 if p.gain else p.geometry.taps * c.channel_groups[p.layer]
+                               for p in c.paths])
 
         window = Signal(range(len(c.layers)))
+        path = Signal(range(len(c.paths)))
+        # the path from the next cycle on: the cursor restarts with it
+        next_path = Signal.like(path)
+        m.d.comb += next_path.eq(path)
+        m.d.sync += path.eq(next_path)
         step = Signal(range(c.steps))
         scan = Signal(range(max(c.source_groups) + 1))       # source word being scanned
         group = Signal(range(max(c.groups) + 1))             # target word of INIT/MEM/DIV
@@ -139,9 +150,9 @@ class TSCAccelerator(wiring.Component):
         v_init = Signal(signed(fmt.v_bits))
         if c.rounding == "nearest":
             m.d.comb += v_init.eq(Mux(is_output, 0, thresholds[window] >> 1))
-        m.d.comb += [cursor.window.eq(window), bursts.window.eq(window),
+        m.d.comb += [cursor.path.eq(next_path), bursts.path.eq(path),
                      bursts.row.eq(cursor.row), bursts.column.eq(cursor.column),
-                     bursts.channel_row.eq(cursor.channel_row)]
+                     bursts.group.eq(cursor.group), bursts.channel_row.eq(cursor.channel_row)]
 
         counters = ("cycles", "synaptic", "membrane", "weight_reads", "saturations")
         spikes = Array(getattr(self, f"spikes_{layer}") for layer in range(c.hidden + 1))
@@ -154,8 +165,9 @@ class TSCAccelerator(wiring.Component):
                 m.d.comb += lowest.eq(k)
         remaining = pending & ~(Const(1, c.lanes) << lowest)
         # weight words from lane 0's channel to the spike's: a sum of shifted copies
-        m.d.comb += bursts.lane_offset.eq(sum((Mux(lowest[b], channel_words[window] << b, 0)
-                                               for b in range(len(lowest))), Const(0)))
+        m.d.comb += [bursts.lane.eq(lowest),
+                     bursts.lane_offset.eq(sum((Mux(lowest[b], channel_words[path] << b, 0)
+                                                for b in range(len(lowest))), Const(0)))]
 
         # The issue register: an op and its operands reach the lanes one cycle after the
         # scheduler issues them, so that no scheduler logic sits in front of a block RAM
@@ -205,7 +217,7 @@ class TSCAccelerator(wiring.Component):
         def issue_scan(ahead):
             # Padding neurons never hold a block (their SYN ops add nothing), and the results
             # of scans past the source's last word are dropped: every lane scans.
-            issue(Op.SCAN, src_base[window] + scan + ahead, lambda k: 1)
+            issue(Op.SCAN, src_base[path] + scan + ahead, lambda k: 1)
 
         m.d.comb += [self.o_spike.payload.layer.eq(window), self.o_spike.payload.step.eq(step),
                      self.o_spike.payload.index.eq(cursor.index + lowest),
@@ -213,12 +225,21 @@ class TSCAccelerator(wiring.Component):
                      self.o_potential.payload.value.eq(potential),
                      self.o_potential.payload.last.eq(neuron == c.layers[-1] - 1)]
 
+        def end_of_scan():
+            """The path's source is scanned: the layer's next input path, or MEM."""
+            with m.If(path != last_path[window]):
+                m.d.comb += next_path.eq(path + 1)
+                restart_scan()
+                m.next = "SCAN_ISSUE"
+            with m.Else():
+                first_target()
+                m.next = "MEM"
+
         def after_spike(still_pending):
             with m.If(still_pending != 0):
                 m.next = "EMIT"
-            with m.Elif(scan == src_groups[window] - 1):
-                first_target()
-                m.next = "MEM"
+            with m.Elif(scan == src_groups[path] - 1):
+                end_of_scan()
             with m.Else():
                 advance_scan()
                 m.next = "SCAN_ISSUE"
@@ -237,6 +258,7 @@ class TSCAccelerator(wiring.Component):
                 next_target()
                 with m.If(group == groups[window] - 1):
                     m.d.sync += step.eq(0)
+                    m.d.comb += next_path.eq(first_path[window])
                     restart_scan()
                     m.next = "SCAN_ISSUE"
             # Scans have no side effects, so they run ahead: the scans of the next words are
@@ -255,19 +277,20 @@ class TSCAccelerator(wiring.Component):
                                  pending_negative.eq(Cat(lane.spike_negative for lane in lanes))]
                     m.d.comb += bursts.prepare.eq(1)
                     m.next = "EMIT"
-                with m.Elif(scan == src_groups[window] - 1):
-                    first_target()
-                    m.next = "MEM"
+                with m.Elif(scan == src_groups[path] - 1):
+                    end_of_scan()
                 with m.Else():
                     # nothing fired in this word: the next word's result arrives next cycle
                     issue_scan(latency)
                     advance_scan()
             with m.State("EMIT"):
+                # a replayed block is not a spike: it does not go out and is not counted
                 spike_negative = pending_negative.bit_select(lowest, 1)
-                m.d.comb += self.o_spike.valid.eq(1)
-                with m.If(self.o_spike.ready):
-                    m.d.sync += [spikes[window].eq(spikes[window] + 1), pending.eq(remaining),
-                                 negative.eq(spike_negative)]
+                m.d.comb += self.o_spike.valid.eq(~replay[path])
+                with m.If(self.o_spike.ready | replay[path]):
+                    m.d.sync += [pending.eq(remaining), negative.eq(spike_negative)]
+                    with m.If(~replay[path]):
+                        m.d.sync += spikes[window].eq(spikes[window] + 1)
                     with m.If(bursts.empty):
                         after_spike(remaining)
                     with m.Else():
@@ -293,6 +316,7 @@ class TSCAccelerator(wiring.Component):
                     m.d.sync += bit.eq(c.quotient_bits - 1)
                     with m.If(step != c.steps - 1):
                         m.d.sync += step.eq(step + 1)
+                        m.d.comb += next_path.eq(first_path[window])
                         m.next = "SCAN_ISSUE"
                     with m.Elif(is_output):
                         m.d.sync += neuron.eq(0)

@@ -9,9 +9,12 @@ weight word of that kernel tap (``rtl/config.py`` gives both layouts). Only the 
 the kernel reaches are visited, so a spike costs one cycle per ``lanes`` synapses; a
 ``Linear`` layer is the convolution whose kernel covers its source (one target pixel).
 
-Every per-layer quantity comes from constant tables indexed by the window (the layer being
-integrated) and, for the targets of a spike, by its pooled row or column, computed in
-Python from :class:`rtl.config.LayerGeometry`: the hardware has no multiplier or divider.
+A layer integrates one or more input paths (:class:`rtl.config.InputPath`: its main input,
+then a residual junction's shortcuts); the scan of a shortcut's source replays its stored
+blocks. An identity shortcut's gain reaches one target per spike: its own channel at the
+(pooled) pixel, in the spike's lane. Every per-path quantity comes from constant tables
+indexed by the path and, for the targets of a spike, by its pooled row or column, computed
+in Python from :class:`rtl.config.LayerGeometry`: the hardware has no multiplier or divider.
 """
 
 from amaranth import Array, Const, Module, Mux, Signal
@@ -38,7 +41,7 @@ def _bits(n):
 
 
 class SourceCursor(wiring.Component):
-    """The position of the scan in the source layer of each window.
+    """The position of the scan in the source layer of each input path.
 
     Parameters
     ----------
@@ -46,8 +49,9 @@ class SourceCursor(wiring.Component):
 
     Members
     -------
-    window : In
-        The layer being integrated; its source is scanned.
+    path : In
+        The input path being integrated (an index into ``config.paths``); its source is
+        scanned.
     restart : In(1)
         Go to the source's first state word (takes effect at the next clock edge).
     advance : In(1)
@@ -57,37 +61,41 @@ class SourceCursor(wiring.Component):
         and columns that pooling drops).
     index : Out
         Spike index (channels-last position in the source layer) of the word's lane 0.
+    group : Out
+        The word's channel group in the source layer.
     channel_row : Out
         The weight word of the word's lane-0 channel, first tap, first target channel group.
     """
 
     def __init__(self, config):
         self.config = c = config
-        shapes = c.shapes
+        shapes = [p.geometry for p in c.paths]
         rows = max(g.source[1] for g in shapes)
         columns = max(g.source[2] for g in shapes)
         super().__init__({
-            "window": In(range(len(c.layers))), "restart": In(1), "advance": In(1),
+            "path": In(range(len(c.paths))), "restart": In(1), "advance": In(1),
             "row": Out(range(rows)), "column": Out(range(columns)),
-            "index": Out(range(max(c.sources) + c.lanes)),
+            "index": Out(range(max(g.inputs for g in shapes) + c.lanes)),
+            "group": Out(range(max(ceil_div(g.source[0], c.lanes) for g in shapes))),
             "channel_row": Out(range(c.weight_depth + 1)),
         })
 
     def elaborate(self, platform):
         m = Module()
-        c, w = self.config, self.window
-        shapes = c.shapes
+        c, w = self.config, self.path
+        shapes = [p.geometry for p in c.paths]
         groups = [ceil_div(g.source[0], c.lanes) for g in shapes]
         last_group = table([n - 1 for n in groups])
         last_column = table([g.source[2] - 1 for g in shapes])
         last_sub = table([g.pool - 1 for g in shapes])
         channels = table([g.source[0] for g in shapes])
-        channel_stride = table([c.lanes * g.taps * cg for g, cg in zip(shapes,
-                                                                       c.channel_groups)])
+        # a gain's one weight word serves every channel
+        channel_stride = table([0 if p.gain else c.lanes * p.geometry.taps *
+                                c.channel_groups[p.layer] for p in c.paths])
         weight_base = table(c.weight_bases)
         # the word's channel group, its column and row, and the position inside the pooling
         # window along each
-        group = Signal(range(max(groups)))
+        group = self.group
         x = Signal(range(max(g.source[2] for g in shapes)))
         pool = max(g.pool for g in shapes)
         sub_x, sub_y = Signal(range(pool)), Signal(range(pool))
@@ -133,10 +141,12 @@ class SynapseBursts(wiring.Component):
 
     Members
     -------
-    window : In
-        The layer being integrated.
-    row, column, channel_row : In
+    path : In
+        The input path being integrated.
+    row, column, group, channel_row : In
         From :class:`SourceCursor`, latched by ``prepare``.
+    lane : In
+        The spike's lane in the scanned word: a gain reaches that lane only.
     prepare : In(1)
         Latch the source pixel.
     start : In(1)
@@ -144,7 +154,7 @@ class SynapseBursts(wiring.Component):
         prepared pixel); the words then follow one per ``next``.
     lane_offset : In
         Weight words from the word's lane-0 channel to the spike's channel (``lane *
-        taps * target channel groups``).
+        taps * target channel groups``; 0 for a gain).
     next : In(1)
         Move to the next word (in the ``start`` cycle too, to issue the first word).
     empty : Out(1)
@@ -153,18 +163,22 @@ class SynapseBursts(wiring.Component):
     state_addr, weight_addr : Out
         The current word: its target state word (from the layer's state base) and weight word.
     real : Out(lanes)
-        Which lanes of the target word hold real neurons (channels past the last are padding).
+        Which lanes of the target word the spike reaches: the real neurons (channels past the
+        last are padding), or for a gain the spike's own lane.
     last : Out(1)
         The current word is the spike's last.
     """
 
     def __init__(self, config):
         self.config = c = config
+        shapes = [p.geometry for p in c.paths]
         super().__init__({
-            "window": In(range(len(c.layers))),
-            "row": In(range(max(g.source[1] for g in c.shapes))),
-            "column": In(range(max(g.source[2] for g in c.shapes))),
+            "path": In(range(len(c.paths))),
+            "row": In(range(max(g.source[1] for g in shapes))),
+            "column": In(range(max(g.source[2] for g in shapes))),
+            "group": In(range(max(ceil_div(g.source[0], c.lanes) for g in shapes))),
             "channel_row": In(range(c.weight_depth + 1)),
+            "lane": In(range(c.lanes)),
             "prepare": In(1), "start": In(1), "next": In(1),
             "lane_offset": In(range(c.weight_depth + 1)),
             "empty": Out(1),
@@ -173,12 +187,13 @@ class SynapseBursts(wiring.Component):
         })
 
     def _axis_tables(self, axis, scale_first, scale_tap):
-        """Per window, per pooled source coordinate: target count, first target's word
+        """Per path, per pooled source coordinate: target count, first target's word
         offset, first tap's weight offset."""
         c = self.config
-        size = max(g.source[1 + axis] for g in c.shapes)
+        size = max(p.geometry.source[1 + axis] for p in c.paths)
         counts, firsts, taps = [], [], []
-        for g, cg in zip(c.shapes, c.channel_groups):
+        for p in c.paths:
+            g, cg = p.geometry, c.channel_groups[p.layer]
             entries = [g.targets(axis, v * g.pool) for v in range(size)]  # pooled v
             counts.append(table([n for _, n, _ in entries]))
             firsts.append(table([first * scale_first(g, cg) for first, _, _ in entries]))
@@ -187,15 +202,18 @@ class SynapseBursts(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        c, w = self.config, self.window
-        shapes, groups = c.shapes, c.channel_groups
+        c, w = self.config, self.path
+        shapes = [p.geometry for p in c.paths]
+        # target channel groups a spike's burst walks per target pixel (a gain's: its own)
+        groups = [1 if p.gain else c.channel_groups[p.layer] for p in c.paths]
         state_bits, weight_bits = len(self.state_addr), len(self.weight_addr)
 
         row_count, row_first, row_tap = self._axis_tables(
             0, lambda g, cg: g.out[2] * cg, lambda g, cg: g.kernel[1] * cg)
         col_count, col_first, col_tap = self._axis_tables(
             1, lambda g, cg: cg, lambda g, cg: cg)
-        state_base = table(c.state_bases)
+        state_base = table([c.state_bases[p.layer] for p in c.paths])
+        gain = Array(Const(p.gain) for p in c.paths)
         last_group = table([cg - 1 for cg in groups])
         last_lanes = Array(Const(sum(1 << k for k in range(c.lanes)
                                      if (cg - 1) * c.lanes + k < g.out[0]), c.lanes)
@@ -212,10 +230,13 @@ class SynapseBursts(wiring.Component):
         pixel_state, pixel_weight = Signal(state_bits), Signal(weight_bits)
         rows = Signal(range(max(g.out[1] for g in shapes) + 1))
         columns = Signal(range(max(g.out[2] for g in shapes) + 1))
+        is_gain = Signal()
         with m.If(self.prepare):
             m.d.sync += [
+                is_gain.eq(gain[w]),
+                # a gain's target is the spike's own channel group at the target pixel
                 pixel_state.eq(state_base[w] + row_first[w][self.row] +
-                               col_first[w][self.column]),
+                               col_first[w][self.column] + Mux(gain[w], self.group, 0)),
                 pixel_weight.eq(self.channel_row + row_tap[w][self.row] +
                                 col_tap[w][self.column]),
                 rows.eq(row_count[w][self.row]), columns.eq(col_count[w][self.column]),
@@ -241,7 +262,8 @@ class SynapseBursts(wiring.Component):
         group_last = now["group"] == last_group[w]
         m.d.comb += [
             self.state_addr.eq(now["state"]), self.weight_addr.eq(now["weight"]),
-            self.real.eq(Mux(group_last, last_lanes[w], (1 << c.lanes) - 1)),
+            self.real.eq(Mux(is_gain, Const(1, c.lanes) << self.lane,
+                             Mux(group_last, last_lanes[w], (1 << c.lanes) - 1))),
             self.last.eq(group_last & (now["column_left"] == 0) & (now["row_left"] == 0)),
         ]
         with m.If(self.next):

@@ -129,25 +129,28 @@ def choose_weight_memory(board, qnet, lanes, weights="auto"):
 def estimate_cycles(config, spikes_per_layer):
     """Cycles per inference of the scheduler for the mean spikes of each source layer.
 
-    ``spikes_per_layer[w]`` is window ``w``'s source spikes: a number (spread evenly over
-    the source's neurons) or one mean per source neuron, channels last. A spike costs one
-    cycle per target word its kernel reaches (:meth:`AcceleratorConfig.burst_words`), at
+    ``spikes_per_layer[s]`` is the spikes of the inputs (``s = 0``) or of hidden layer
+    ``s - 1``: a number (spread evenly over the layer's neurons) or one mean per neuron,
+    channels last. Every input path of a layer (its main input, then a junction's shortcuts,
+    which replay their source's blocks) scans its source once per step, and a spike costs
+    one cycle per target word its kernel reaches (:meth:`AcceleratorConfig.burst_words`), at
     least one. A scan result comes ``latency`` cycles after its issue (the issue register
-    and the lane's pipeline): each step's scan pays that once, and so does every scan group
-    with spikes, when the scan restarts after their SYN bursts. About half the spikes (the
-    +1s) come at step 0, together; the -1s spread over the other steps."""
+    and the lane's pipeline): each scan pays that once, and so does every scan group with
+    spikes, when the scan restarts after their SYN bursts. About half the spikes (the +1s)
+    come at step 0, together; the -1s spread over the other steps."""
     latency = 1 + NeuronLane.LATENCY
     total = 0
-    for w, (groups, src_groups) in enumerate(zip(config.groups, config.source_groups)):
-        words = config.burst_words(w)
-        per_neuron = spikes_per_layer[w]
+    for groups in config.groups:
+        total += groups * (1 + config.steps)                           # INIT and MEM
+    for number, (path, src_groups) in enumerate(zip(config.paths, config.source_groups)):
+        words = config.burst_words(number)
+        per_neuron = spikes_per_layer[path.source + 1]
         if isinstance(per_neuron, (int, float)):
             per_neuron = [per_neuron / len(words)] * len(words)
         spikes = sum(per_neuron)
         bursts = sum(n * max(1, k) for n, k in zip(per_neuron, words))
         rescans = min(spikes / 2, src_groups) + min(spikes / 2, (config.steps - 1) * src_groups)
-        total += groups                                                # INIT
-        total += config.steps * (src_groups + latency - 1 + groups)   # SCAN and MEM
+        total += config.steps * (src_groups + latency - 1)            # SCAN
         total += bursts + latency * rescans                            # SYN, rescans
     total += sum(config.groups[:-1]) * config.quotient_bits  # DIV
     return total + (latency + 3) * config.layers[-1] + 2     # read-out, code register

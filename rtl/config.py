@@ -10,9 +10,14 @@ lane ``c % lanes`` at state word ``(y * W + x) * cgroups + c // lanes`` of the l
 which their spikes' events are applied (:func:`model.network.event_order`). A vector is a
 ``(n, 1, 1)`` shape: neuron ``j`` in lane ``j % lanes``, word ``j // lanes``.
 
+A layer integrates one or more input paths (:class:`InputPath`): its main input, the layer
+before it, and a residual junction's shortcuts, each from an earlier layer (or the input
+codes) whose stored block lengths are scanned again in the junction's window (a replay).
+
 Weights are stored once per channel pair and kernel tap, never expanded into a matrix:
-weight word ``((ci * Kh + ky) * Kw + kx) * cgroups + cg`` of the layer, lane ``k``, holds
-``w[cg * lanes + k, ci, ky, kx]``. A ``Linear`` layer is the convolution whose kernel covers
+weight word ``((ci * Kh + ky) * Kw + kx) * cgroups + cg`` of a path, lane ``k``, holds
+``w[cg * lanes + k, ci, ky, kx]``; an identity shortcut's integer gain is one word, the same
+in every lane. A ``Linear`` layer is the convolution whose kernel covers
 its (pooled) source, so the same words hold ``w[o, ci * Kh * Kw + ky * Kw + kx]``. Each lane
 has its own state memory and its own column of the weight memory (block RAM, or the
 iCE40UP5K's SPRAM, see :class:`rtl.weights.WeightMemory`). :func:`weight_images` lays a
@@ -23,10 +28,10 @@ map, so the host loader and the build share it.
 from dataclasses import dataclass
 
 from model.fixedpoint import DEFAULT_FORMAT
-from model.network import AvgPool, Conv2d, Flatten, Linear
+from model.network import AvgPool, Conv2d, Flatten, Gain, Linear
 from model.simulate import ROUNDINGS
 
-__all__ = ["AcceleratorConfig", "LayerGeometry", "NetworkMismatch", "WEIGHT_MEMORIES",
+__all__ = ["AcceleratorConfig", "LayerGeometry", "InputPath", "NetworkMismatch", "WEIGHT_MEMORIES",
            "SPRAM_WORDS", "ceil_div", "weight_images", "load_words"]
 
 WEIGHT_MEMORIES = ("block", "spram")
@@ -106,8 +111,11 @@ class LayerGeometry:
             else:
                 raise NetworkMismatch(
                     f"{where} is {kinds}: the accelerator runs sum pooling, then flatten, "
-                    f"then one linear or conv2d op, in that order")
+                    f"then one linear, conv2d or gain op, in that order")
         source = tuple(layer.in_shape) if len(layer.in_shape) == 3 else (layer.in_size, 1, 1)
+        if isinstance(weighted, Gain) and not flat:
+            channels, height, width = source
+            return cls(source, (channels, height // pool, width // pool), pool)
         if isinstance(weighted, Conv2d) and not flat:
             k = weighted.weight.shape[-1]
             return cls(source, tuple(layer.out_shape), pool, (k, k), weighted.stride,
@@ -116,7 +124,7 @@ class LayerGeometry:
             _, height, width = source
             return cls(source, (layer.out_size, 1, 1), pool, (height // pool, width // pool))
         raise NetworkMismatch(f"{where} is {kinds}: the accelerator runs sum pooling, then "
-                              f"flatten, then one linear or conv2d op, in that order")
+                              f"flatten, then one linear, conv2d or gain op, in that order")
 
     @property
     def pooled(self):
@@ -150,6 +158,32 @@ class LayerGeometry:
 
 
 @dataclass(frozen=True)
+class InputPath:
+    """One input of a layer's dV/dt: its main input or a residual junction's shortcut.
+
+    Parameters
+    ----------
+    layer : int
+        The layer integrating it.
+    source : int
+        The layer whose block lengths it reads (``-1``: the input codes).
+    geometry : LayerGeometry
+    gain : bool
+        An identity shortcut times one integer gain (after sum pooling): source neuron
+        ``(c, y, x)`` reaches target ``(c, y, x)`` only; ``geometry`` is then a 1x1 kernel.
+    shortcut : bool
+        A residual junction's shortcut, which replays its source's stored blocks (not the
+        layer's main input, whose spikes go out on ``o_spike`` and are counted as spikes).
+    """
+
+    layer: int
+    source: int
+    geometry: LayerGeometry
+    gain: bool = False
+    shortcut: bool = True
+
+
+@dataclass(frozen=True)
 class AcceleratorConfig:
     """Elaboration parameters of :class:`rtl.accelerator.TSCAccelerator`.
 
@@ -172,6 +206,8 @@ class AcceleratorConfig:
     geometry : tuple of LayerGeometry, or None
         Each layer's connectivity; ``None`` for fully connected layers of ``layers``'
         sizes. It must agree with ``inputs`` and ``layers``.
+    shortcuts : tuple of InputPath
+        Residual junctions' shortcuts, added after the layer's main input in this order.
     """
 
     inputs: int
@@ -182,6 +218,7 @@ class AcceleratorConfig:
     lanes: int = 1
     weight_memory: str = "block"
     geometry: tuple = None
+    shortcuts: tuple = ()
 
     def __post_init__(self):
         if not isinstance(self.inputs, int) or self.inputs < 1:
@@ -214,6 +251,24 @@ class AcceleratorConfig:
             if self.geometry[-1].out[1:] != (1, 1):
                 raise ValueError(f"the output layer must give a vector, not "
                                  f"{self.geometry[-1].out}")
+        for path in self.shortcuts:
+            self._check_shortcut(path)
+
+    def _check_shortcut(self, path):
+        if not isinstance(path, InputPath) or not path.shortcut or \
+                not 0 < path.layer < len(self.layers) or not -1 <= path.source < path.layer:
+            raise ValueError(f"a shortcut must be an InputPath from an earlier layer (or -1, "
+                             f"the inputs) to a later one, not {path!r}")
+        shapes = self.shapes
+        source = shapes[0].source if path.source < 0 else shapes[path.source].out
+        g = path.geometry
+        if g.source != source or g.out != shapes[path.layer].out:
+            raise ValueError(f"shortcut {path!r} must map layer {path.source}'s {source} to "
+                             f"layer {path.layer}'s {shapes[path.layer].out}")
+        if path.gain and (g.kernel != (1, 1) or g.stride != 1 or g.padding != 0 or
+                          g.out[0] != g.source[0]):
+            raise ValueError(f"a gain shortcut keeps its channels and has a 1x1 kernel of "
+                             f"stride 1 without padding, not {g!r}")
 
     @classmethod
     def from_network(cls, qnet, lanes=1, weight_memory="block"):
@@ -223,19 +278,21 @@ class AcceleratorConfig:
         layers = qnet.network.layers
         if len(layers) < 2:
             raise NetworkMismatch("the accelerator needs at least one hidden layer")
-        geometry = []
+        geometry, shortcuts = [], []
         for index, layer in enumerate(layers):
             where = f"layer {index} ({layer.name})"
-            if layer.shortcuts:
-                raise NetworkMismatch(f"{where} is a residual junction: the accelerator does "
-                                      f"not run residual networks yet (docs/residual.md)")
             geometry.append(LayerGeometry.from_layer(layer, where))
+            for number, (source, path) in enumerate(layer.shortcuts):
+                shortcut = LayerGeometry.from_layer(path, f"{where} shortcut {number}")
+                shortcuts.append(InputPath(index, source, shortcut, isinstance(path.weighted,
+                                                                               Gain)))
         if geometry[-1].out[1:] != (1, 1):
             raise NetworkMismatch(f"the output layer ({layers[-1].name}) gives "
                                   f"{layers[-1].out_shape}: the accelerator reads out a vector "
                                   f"(end with a Linear layer or global pooling)")
         return cls(geometry[0].inputs, tuple(g.neurons for g in geometry), qnet.steps,
-                   qnet.fmt, qnet.rounding, lanes, weight_memory, tuple(geometry))
+                   qnet.fmt, qnet.rounding, lanes, weight_memory, tuple(geometry),
+                   tuple(shortcuts))
 
     def check_network(self, qnet):
         """Raise :class:`NetworkMismatch` saying which limit ``qnet`` breaks, and by how much."""
@@ -264,6 +321,9 @@ class AcceleratorConfig:
             if self.geometry is not None and have != want:
                 raise NetworkMismatch(f"layer {index} connects as {want}, the accelerator as "
                                       f"{have}")
+        if other.shortcuts != self.shortcuts:
+            raise NetworkMismatch(f"the network's shortcuts are {list(other.shortcuts)}, the "
+                                  f"accelerator's {list(self.shortcuts)}")
 
     @property
     def shapes(self):
@@ -272,6 +332,26 @@ class AcceleratorConfig:
             return self.geometry
         sizes = (self.inputs,) + self.layers
         return tuple(LayerGeometry.dense(a, b) for a, b in zip(sizes, sizes[1:]))
+
+    @property
+    def paths(self):
+        """Every :class:`InputPath`, in the order they are integrated: each layer's main
+        input, then its shortcuts."""
+        paths = []
+        for index, shape in enumerate(self.shapes):
+            paths.append(InputPath(index, index - 1, shape, shortcut=False))
+            paths += [p for p in self.shortcuts if p.layer == index]
+        return tuple(paths)
+
+    @property
+    def first_paths(self):
+        """Index into :attr:`paths` of each layer's main input."""
+        return tuple(i for i, p in enumerate(self.paths) if not p.shortcut)
+
+    @property
+    def last_paths(self):
+        """Index into :attr:`paths` of each layer's last input."""
+        return tuple(first - 1 for first in self.first_paths[1:]) + (len(self.paths) - 1,)
 
     @property
     def sources(self):
@@ -307,8 +387,9 @@ class AcceleratorConfig:
 
     @property
     def source_groups(self):
-        """State words of each layer's source layer (the inputs for layer 0)."""
-        return (self.input_groups,) + self.groups[:-1]
+        """State words of each path's source layer (the inputs for ``-1``)."""
+        return tuple(self.input_groups if p.source < 0 else self.groups[p.source]
+                     for p in self.paths)
 
     @property
     def input_base(self):
@@ -317,7 +398,9 @@ class AcceleratorConfig:
 
     @property
     def source_bases(self):
-        return (self.input_base,) + self.state_bases[:-1]
+        """State address of each path's source layer."""
+        return tuple(self.input_base if p.source < 0 else self.state_bases[p.source]
+                     for p in self.paths)
 
     @property
     def state_depth(self):
@@ -329,9 +412,10 @@ class AcceleratorConfig:
 
     @property
     def weight_sizes(self):
-        """Weight words per lane of each layer: one per source channel, tap and channel
-        group."""
-        return tuple(g.source[0] * g.taps * cg for g, cg in zip(self.shapes, self.channel_groups))
+        """Weight words per lane of each path: one per source channel, tap and target channel
+        group (one word for a gain)."""
+        return tuple(1 if p.gain else p.geometry.source[0] * p.geometry.taps *
+                     self.channel_groups[p.layer] for p in self.paths)
 
     @property
     def weight_bases(self):
@@ -357,11 +441,13 @@ class AcceleratorConfig:
             return 0
         return ceil_div(self.lanes, 2) * self.spram_banks
 
-    def burst_words(self, window):
-        """Target words (cycles of SYN ops) of a spike of each neuron of window ``window``'s
-        source, channels last: the kernel taps that reach a target pixel times the layer's
-        channel groups."""
-        shape, cgroups = self.shapes[window], self.channel_groups[window]
+    def burst_words(self, path):
+        """Target words (cycles of SYN ops) of a spike of each source neuron of path number
+        ``path``, channels last: the kernel taps that reach a target pixel times the layer's
+        channel groups (one word for a gain)."""
+        p = self.paths[path]
+        shape = p.geometry
+        cgroups = 1 if p.gain else self.channel_groups[p.layer]
         channels, height, width = shape.source
         rows = [shape.targets(0, y)[1] for y in range(height)]
         columns = [shape.targets(1, x)[1] for x in range(width)]
@@ -385,11 +471,18 @@ def weight_images(config, qnet):
     """Per-lane weight memory contents (lists of ints) for ``qnet`` under ``config``."""
     config.check_network(qnet)
     images = [[0] * config.weight_depth for _ in range(config.lanes)]
-    for layer, shape, base, cgroups in zip(qnet.network.layers, config.shapes,
-                                           config.weight_bases, config.channel_groups):
+    layers = qnet.network.layers
+    shortcuts = [path.weight for layer in layers for _, path in layer.shortcuts]
+    for path, base in zip(config.paths, config.weight_bases):
+        weight = shortcuts.pop(0) if path.shortcut else layers[path.layer].weight
+        if path.gain:
+            for column in images:
+                column[base] = int(weight.reshape(()))
+            continue
+        shape, cgroups = path.geometry, config.channel_groups[path.layer]
         kh, kw = shape.kernel
         # [out, source channel, ky, kx]: a Linear layer's inputs are its pooled source's
-        weight = layer.weight.reshape(shape.out[0], shape.source[0], kh, kw).tolist()
+        weight = weight.reshape(shape.out[0], shape.source[0], kh, kw).tolist()
         for co, per_channel in enumerate(weight):
             lane, cg = co % config.lanes, co // config.lanes
             column = images[lane]

@@ -1,13 +1,13 @@
 """What the accelerator must produce for an image, from the integer golden model."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
 from model.convert import convert
 from model.encoding import input_codes
-from model.network import event_order
+from model.network import WEIGHTED, Gain, event_order
 from model.quantize import IntegerNetwork
 
 __all__ = ["Expected", "expected", "random_network", "randomized"]
@@ -58,11 +58,19 @@ def random_network(sizes, steps, fmt, seed, weight_max=127, threshold_range=(1, 
 
 def randomized(model, input_shape, steps, fmt, seed, weight_max=127, threshold_range=(1, 400)):
     """The integer network of the bias-free ``model`` (any that :func:`model.convert.convert`
-    takes) with random weights in ``[-weight_max, weight_max]`` and random thresholds."""
+    takes) with random weights in ``[-weight_max, weight_max]`` and random thresholds; a
+    residual junction's identity shortcut gets a random integer :class:`Gain`."""
     gen = torch.Generator().manual_seed(seed)
     net = convert(model, input_shape)
-    layers = tuple(layer.with_weight(torch.randint(-weight_max, weight_max + 1,
-                                                   layer.weight.shape, generator=gen))
+
+    def weights(path):
+        if not any(isinstance(op, WEIGHTED) for op in path.ops):
+            path = replace(path, ops=path.ops + (Gain(torch.zeros(1, dtype=torch.int64)),))
+        return path.with_weight(torch.randint(-weight_max, weight_max + 1, path.weight.shape,
+                                              generator=gen))
+
+    layers = tuple(replace(weights(layer), shortcuts=tuple((source, weights(path))
+                                                           for source, path in layer.shortcuts))
                    for layer in net.layers)
     thresholds = torch.randint(*threshold_range, (len(layers) - 1,), generator=gen).tolist()
     net = type(net)(layers, net.input_shape).with_thresholds(thresholds)

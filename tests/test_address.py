@@ -44,9 +44,10 @@ class _Pair(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.cursor, m.submodules.bursts = self.cursor, self.bursts
-        m.d.comb += [self.bursts.window.eq(self.cursor.window),
+        m.d.comb += [self.bursts.path.eq(self.cursor.path),
                      self.bursts.row.eq(self.cursor.row),
                      self.bursts.column.eq(self.cursor.column),
+                     self.bursts.group.eq(self.cursor.group),
                      self.bursts.channel_row.eq(self.cursor.channel_row)]
         return m
 
@@ -63,7 +64,7 @@ def generated(config, window):
     found = {}
 
     async def testbench(ctx):
-        ctx.set(cursor.window, window)
+        ctx.set(cursor.path, window)
         ctx.set(cursor.restart, 1)
         await ctx.tick()
         ctx.set(cursor.restart, 0)
