@@ -256,7 +256,7 @@ class AcceleratorConfig:
 
     def _check_shortcut(self, path):
         if not isinstance(path, InputPath) or not path.shortcut or \
-                not 0 < path.layer < len(self.layers) or not -1 <= path.source < path.layer:
+                not 0 <= path.layer < len(self.layers) or not -1 <= path.source < path.layer:
             raise ValueError(f"a shortcut must be an InputPath from an earlier layer (or -1, "
                              f"the inputs) to a later one, not {path!r}")
         shapes = self.shapes

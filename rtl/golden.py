@@ -10,7 +10,7 @@ from model.encoding import input_codes
 from model.network import WEIGHTED, Gain, event_order
 from model.quantize import IntegerNetwork
 
-__all__ = ["Expected", "expected", "random_network", "randomized"]
+__all__ = ["Expected", "expected", "random_network", "randomized", "random_residual"]
 
 
 @dataclass
@@ -75,3 +75,65 @@ def randomized(model, input_shape, steps, fmt, seed, weight_max=127, threshold_r
     thresholds = torch.randint(*threshold_range, (len(layers) - 1,), generator=gen).tolist()
     net = type(net)(layers, net.input_shape).with_thresholds(thresholds)
     return IntegerNetwork(net, steps, fmt)
+
+
+class _Traced(nn.Module):
+    """A module (not an ``nn.Sequential``), so that conversion traces its junctions."""
+
+    def __init__(self, mods):
+        super().__init__()
+        self.body = nn.Sequential(*mods)
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class _Junction(nn.Module):
+    def __init__(self, path, shortcut):
+        super().__init__()
+        self.path, self.shortcut, self.relu = path, shortcut, nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(self.path(x) + self.shortcut(x))
+
+
+def random_residual(seed, fmt, images=3):
+    """A random residual network and inputs for it (for tests): an optional stem (without
+    one, the first junction's shortcut reads the input codes), one to three junctions whose
+    paths cross one or two convolutions (kernels 1, 3, 5; stride 1 or 2), with an identity
+    (gain) shortcut, a pooled identity, or a pooled 1x1 convolution; then global pooling or
+    flatten and a classifier."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def pick(*options):
+        return options[int(torch.randint(len(options), (1,), generator=gen))]
+
+    channels, size = pick(1, 2, 3), pick(4, 6, 8)
+    mods, shape = [], (channels, size)
+    if pick(True, False):
+        out = pick(2, 3, 4)
+        mods += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.ReLU()]
+        shape = (out, size)
+    for _ in range(pick(1, 2, 3)):
+        c, side = shape
+        stride = 2 if side % 2 == 0 and side >= 4 and pick(True, False) else 1
+        out = c if pick(True, False) else pick(2, 3, 5)
+        path = []
+        for depth in range(pick(1, 2)):
+            kernel = pick(1, 3, 5) if side >= 5 else pick(1, 3)
+            path += [nn.Conv2d(c if depth == 0 else out, out, kernel,
+                               stride=stride if depth == 0 else 1, padding=kernel // 2,
+                               bias=False), nn.ReLU()]
+        shortcut = [nn.AvgPool2d(stride)] if stride > 1 else []
+        if out != c or pick(True, False):
+            shortcut.append(nn.Conv2d(c, out, 1, bias=False))
+        mods.append(_Junction(nn.Sequential(*path[:-1]), nn.Sequential(*shortcut)))
+        shape = (out, side // stride)
+    c, side = shape
+    if pick(True, False):
+        mods.append(nn.AdaptiveAvgPool2d(1))
+        side = 1
+    mods += [nn.Flatten(), nn.Linear(c * side * side, pick(3, 4), bias=False)]
+    qnet = randomized(_Traced(mods).eval(), (channels, size, size), pick(4, 6, 8), fmt,
+                      seed, weight_max=pick(20, 60, 127), threshold_range=(5, 80))
+    return qnet, torch.rand(images, channels, size, size, generator=gen) * 2 - 1

@@ -9,19 +9,23 @@ from amaranth.sim import Simulator
 
 from model.fixedpoint import DEFAULT_FORMAT
 from rtl.address import SourceCursor, SynapseBursts
-from rtl.config import AcceleratorConfig, LayerGeometry, ceil_div
+from rtl.config import AcceleratorConfig, InputPath, LayerGeometry, ceil_div
 
 
-def synapses(shape, lanes, channel, row, column):
+def synapses(shape, lanes, channel, row, column, gain=False):
     """The ``(target state word, weight word, lanes)`` of a spike of source neuron
     ``(channel, row, column)``, enumerated from the definition: sum pooling, then every
-    kernel tap that lands on an output pixel; lanes over output channels."""
+    kernel tap that lands on an output pixel; lanes over output channels. A gain reaches
+    the spike's own channel at its pooled pixel, with the path's one weight word."""
     cgroups = ceil_div(shape.out[0], lanes)
     kh, kw = shape.kernel
     _, height, width = shape.pooled
     pooled_row, pooled_column = row // shape.pool, column // shape.pool
     if pooled_row >= height or pooled_column >= width:
         return []
+    if gain:
+        return [((pooled_row * width + pooled_column) * cgroups + channel // lanes, 0,
+                 1 << channel % lanes)]
     words = []
     for y in range(shape.out[1]):
         for x in range(shape.out[2]):
@@ -52,19 +56,20 @@ class _Pair(Elaboratable):
         return m
 
 
-def generated(config, window):
-    """Drive the cursor over window ``window``'s source and the bursts for a spike of every
-    source neuron; return ``{(channel, row, column): (index, words)}``."""
-    shape, lanes = config.shapes[window], config.lanes
+def generated(config, number):
+    """Drive the cursor over input path ``number``'s source and the bursts for a spike of
+    every source neuron; return ``{(channel, row, column): (index, words)}``."""
+    path, lanes = config.paths[number], config.lanes
+    shape = path.geometry
     channels, height, width = shape.source
     groups = ceil_div(channels, lanes)
-    per_channel = shape.taps * config.channel_groups[window]
+    per_channel = 0 if path.gain else shape.taps * config.channel_groups[path.layer]
     dut = _Pair(config)
     cursor, bursts = dut.cursor, dut.bursts
     found = {}
 
     async def testbench(ctx):
-        ctx.set(cursor.path, window)
+        ctx.set(cursor.path, number)
         ctx.set(cursor.restart, 1)
         await ctx.tick()
         ctx.set(cursor.restart, 0)
@@ -82,13 +87,14 @@ def generated(config, window):
                         words = []
                         if not ctx.get(bursts.empty):
                             ctx.set(bursts.lane_offset, k * per_channel)
+                            ctx.set(bursts.lane, k)
                             ctx.set(bursts.start, 1)
                             ctx.set(bursts.next, 1)
                             while True:
                                 words.append((ctx.get(bursts.state_addr) -
-                                              config.state_bases[window],
+                                              config.state_bases[path.layer],
                                               ctx.get(bursts.weight_addr) -
-                                              config.weight_bases[window],
+                                              config.weight_bases[number],
                                               ctx.get(bursts.real)))
                                 last = ctx.get(bursts.last)
                                 await ctx.tick()
@@ -140,13 +146,40 @@ def test_bursts_visit_exactly_each_spikes_synapses(seed):
     lanes = rng.choice([1, 2, 4])
     config = AcceleratorConfig(shapes[0].inputs, tuple(g.neurons for g in shapes), 4,
                                DEFAULT_FORMAT, lanes=lanes, geometry=tuple(shapes))
-    for window, shape in enumerate(shapes):
-        found = generated(config, window)
-        channels, height, width = shape.source
+    check_every_path(config)
+
+
+def check_every_path(config):
+    for number, path in enumerate(config.paths):
+        found = generated(config, number)
+        channels, height, width = path.geometry.source
         for y in range(height):
             for x in range(width):
                 for channel in range(channels):
                     index, words = found[channel, y, x]
                     assert index == (y * width + x) * channels + channel
-                    assert words == synapses(shape, lanes, channel, y, x), \
-                        (shape, lanes, channel, y, x)
+                    assert words == synapses(path.geometry, config.lanes, channel, y, x,
+                                             path.gain), (path, config.lanes, channel, y, x)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_shortcut_bursts_visit_exactly_each_spikes_synapses(seed):
+    # a convolution keeping its shape, then a pooled 1x1 convolution whose junction adds a
+    # pooled gain (identity) shortcut from the first layer and a pooled 1x1 convolution of
+    # the inputs, then a classifier
+    rng = random.Random(seed)
+    channels, size, lanes = rng.randint(1, 5), rng.randint(2, 8), rng.choice([1, 2, 4])
+    kernel, pool = rng.choice([1, 3, 5]), rng.choice([1, 2])
+    first = LayerGeometry((channels, size, size), (channels, size, size), 1, (kernel, kernel),
+                          1, kernel // 2)
+    pooled = (channels, size // pool, size // pool)
+    second = LayerGeometry(first.out, pooled, pool)
+    head = LayerGeometry(pooled, (3, 1, 1), 1, pooled[1:])
+    shortcuts = (InputPath(1, 0, LayerGeometry(first.out, pooled, pool), gain=True),
+                 InputPath(1, -1, LayerGeometry(first.source, pooled, pool)))
+    shapes = (first, second, head)
+    config = AcceleratorConfig(first.inputs, tuple(g.neurons for g in shapes), 4,
+                               DEFAULT_FORMAT, lanes=lanes, geometry=shapes,
+                               shortcuts=shortcuts)
+    assert [p.shortcut for p in config.paths] == [False, False, True, True, False]
+    check_every_path(config)

@@ -9,7 +9,7 @@ from model.fixedpoint import FixedPointFormat
 from model.quantize import quantize
 from model.train import train
 from rtl.config import SPRAM_WORDS, AcceleratorConfig
-from rtl.golden import expected, random_network, randomized
+from rtl.golden import expected, random_network, random_residual, randomized
 from verif.runner import SIMULATORS, run_cocotb
 
 
@@ -60,6 +60,39 @@ def test_digits_cnn(simulator, images, digits_cnn):
     report = run_cocotb(simulator, "digits-cnn", qnet, split.x_test[:images], lanes=4,
                         weight_memory="spram" if simulator == "verilator" else "block")
     assert report["images"] == images
+
+
+@pytest.fixture(scope="module")
+def digits_residual():
+    networks = {}
+    for arch in ("resnet", "plain"):
+        model, split, _ = train(arch, epochs=20)
+        networks[arch] = quantize(convert(model, (1, 8, 8)), split.x_train[:300], 32,
+                                  statistic="percentile")
+    return networks, split
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator, arch, images", [
+    ("verilator", "resnet", 4), ("verilator", "plain", 2), ("icarus", "resnet", 1)])
+def test_digits_residual(simulator, arch, images, digits_residual):
+    # resnet: an identity junction (gain) and a downsampling one (pooled 1x1 convolution)
+    networks, split = digits_residual
+    report = run_cocotb(simulator, f"digits-{arch}", networks[arch], split.x_test[:images],
+                        lanes=4, weight_memory="block")
+    assert report["images"] == images
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_random_residual_networks(simulator):
+    saturated = 0
+    for seed in range(6 if simulator == "verilator" else 3):
+        fmt = (FixedPointFormat(8, 10, 14), FixedPointFormat())[seed % 2]
+        qnet, x = random_residual(seed + 20, fmt)
+        saturated += sum(w.counters["saturations"] for w in expected(qnet, x))
+        run_cocotb(simulator, f"residual{seed}", qnet, x, lanes=(1, 2, 4)[seed % 3],
+                   backpressure=0.3)
+    assert saturated > 0
 
 
 def random_convolutional(seed):
