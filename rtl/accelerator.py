@@ -130,10 +130,10 @@ class TSCAccelerator(wiring.Component):
 
         window = Signal(range(len(c.layers)))
         path = Signal(range(len(c.paths)))
-        # the path from the next cycle on: the cursor restarts with it
-        next_path = Signal.like(path)
-        m.d.comb += next_path.eq(path)
-        m.d.sync += path.eq(next_path)
+        # The cursor restarts a cycle after the scheduler asks, from the registered path
+        # (so that no table lookup follows the state machine's choice of the next path);
+        # its first word is needed only when that scan's first result arrives.
+        restart_cursor = Signal()
         step = Signal(range(c.steps))
         scan = Signal(range(max(c.source_groups) + 1))       # source word being scanned
         group = Signal(range(max(c.groups) + 1))             # target word of INIT/MEM/DIV
@@ -150,7 +150,9 @@ class TSCAccelerator(wiring.Component):
         v_init = Signal(signed(fmt.v_bits))
         if c.rounding == "nearest":
             m.d.comb += v_init.eq(Mux(is_output, 0, thresholds[window] >> 1))
-        m.d.comb += [cursor.path.eq(next_path), bursts.path.eq(path),
+        m.d.sync += restart_cursor.eq(0)
+        m.d.comb += [cursor.path.eq(path), cursor.restart.eq(restart_cursor),
+                     bursts.path.eq(path),
                      bursts.row.eq(cursor.row), bursts.column.eq(cursor.column),
                      bursts.group.eq(cursor.group), bursts.channel_row.eq(cursor.channel_row)]
 
@@ -207,8 +209,7 @@ class TSCAccelerator(wiring.Component):
             m.d.sync += [group.eq(0), channel_group.eq(0)]
 
         def restart_scan():
-            m.d.sync += scan.eq(0)
-            m.d.comb += cursor.restart.eq(1)
+            m.d.sync += [scan.eq(0), restart_cursor.eq(1)]
 
         def advance_scan():
             m.d.sync += scan.eq(scan + 1)
@@ -228,7 +229,7 @@ class TSCAccelerator(wiring.Component):
         def end_of_scan():
             """The path's source is scanned: the layer's next input path, or MEM."""
             with m.If(path != last_path[window]):
-                m.d.comb += next_path.eq(path + 1)
+                m.d.sync += path.eq(path + 1)
                 restart_scan()
                 m.next = "SCAN_ISSUE"
             with m.Else():
@@ -257,8 +258,7 @@ class TSCAccelerator(wiring.Component):
                 issue(Op.INIT, state_base[window] + group, target_real, v_init)
                 next_target()
                 with m.If(group == groups[window] - 1):
-                    m.d.sync += step.eq(0)
-                    m.d.comb += next_path.eq(first_path[window])
+                    m.d.sync += [step.eq(0), path.eq(first_path[window])]
                     restart_scan()
                     m.next = "SCAN_ISSUE"
             # Scans have no side effects, so they run ahead: the scans of the next words are
@@ -315,8 +315,7 @@ class TSCAccelerator(wiring.Component):
                     restart_scan()
                     m.d.sync += bit.eq(c.quotient_bits - 1)
                     with m.If(step != c.steps - 1):
-                        m.d.sync += step.eq(step + 1)
-                        m.d.comb += next_path.eq(first_path[window])
+                        m.d.sync += [step.eq(step + 1), path.eq(first_path[window])]
                         m.next = "SCAN_ISSUE"
                     with m.Elif(is_output):
                         m.d.sync += neuron.eq(0)
