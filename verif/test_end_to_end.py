@@ -24,7 +24,7 @@ DIVISOR = 4  # clock cycles per UART bit in simulation
 
 
 @pytest.mark.parametrize("arch, weight_memory, images", [
-    ("mlp", "block", 6), ("mlp", "spram", 6), ("cnn", "spram", 2)])
+    ("mlp", "block", 6), ("mlp", "spram", 6), ("cnn", "spram", 1)])
 def test_host_tool_loads_and_classifies_over_uart(arch, weight_memory, images):
     simulator = "verilator"
     build = BUILD / f"e2e-{arch}-{weight_memory}-{simulator}"
