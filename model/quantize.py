@@ -119,8 +119,9 @@ def _junction_requantizer(network, integer, scales, fmt):
         for source, path in layer.shortcuts:
             ratio = unit(source, thresholds) / main * _pool_factor(layer) / _pool_factor(path)
             weighted = any(isinstance(op, WEIGHTED) for op in path.ops)
+            # an identity's gain lives beside the junction's weights (on their device)
             weight = (path.weight.double() if weighted else torch.ones(1, dtype=torch.float64,
-                                                                     device=path.device)) * ratio
+                                                                     device=layer.device)) * ratio
             shortcuts.append((source, path, weighted, weight))
             peak = max(peak, float(weight.abs().max()))
         scale = peak / fmt.weight_max if peak > 0 else 1.0
