@@ -22,6 +22,8 @@ from amaranth.lib.wiring import In, Out
 from .address import SourceCursor, SynapseBursts, table
 from .config import AcceleratorConfig, weight_images
 from .neuron import NeuronLane, Op
+from .scan import SourceScan
+from .summary import SpikeSummary, step_bits
 from .weights import WeightMemory
 
 __all__ = ["TSCAccelerator", "COUNTER_BITS"]
@@ -31,6 +33,13 @@ COUNTER_BITS = 32
 
 def _bits(n):
     return max(1, (n - 1).bit_length())
+
+
+def _or(values):
+    result = values[0]
+    for value in values[1:]:
+        result = result | value
+    return result
 
 
 class TSCAccelerator(wiring.Component):
@@ -109,6 +118,11 @@ class TSCAccelerator(wiring.Component):
             m.d.comb += lane.weight.eq(weights.read_data[k])
         m.submodules.cursor = cursor = SourceCursor(c)
         m.submodules.bursts = bursts = SynapseBursts(c)
+        # A lane reports an op's effects ``latency`` cycles after the scheduler issued it.
+        latency = 1 + NeuronLane.LATENCY
+        m.submodules.scan = scan = SourceScan(c, latency)
+        m.submodules.summary = summary = SpikeSummary(c)
+        wiring.connect(m, scan.summary, summary.read)
         lane_bits = (c.lanes - 1).bit_length()
 
         initial = [int(t) for t in self.network.network.thresholds] if self.network else \
@@ -118,7 +132,6 @@ class TSCAccelerator(wiring.Component):
 
         groups, state_base = table(c.groups), table(c.state_bases)
         # per input path (a layer's main input, then its shortcuts)
-        src_groups, src_base = table(c.source_groups), table(c.source_bases)
         first_path, last_path = table(c.first_paths), table(c.last_paths)
         replay = Array(Const(p.shortcut) for p in c.paths)
         last_channel_group = table([cg - 1 for cg in c.channel_groups])
@@ -130,17 +143,17 @@ class TSCAccelerator(wiring.Component):
 
         window = Signal(range(len(c.layers)))
         path = Signal(range(len(c.paths)))
-        # The cursor restarts a cycle after the scheduler asks, from the registered path
-        # (so that no table lookup follows the state machine's choice of the next path);
-        # its first word is needed only when that scan's first result arrives.
+        # The scan and the cursor restart a cycle after the scheduler asks, from the
+        # registered path (so that no table lookup follows the state machine's choice of the
+        # next path).
         restart_cursor = Signal()
         step = Signal(range(c.steps))
-        scan = Signal(range(max(c.source_groups) + 1))       # source word being scanned
         group = Signal(range(max(c.groups) + 1))             # target word of INIT/MEM/DIV
         channel_group = Signal(range(max(c.channel_groups)))  # its channel group
         bit = Signal(range(c.quotient_bits))
         pending = Signal(c.lanes)                            # spiking lanes of the scan word
         pending_negative = Signal(c.lanes)
+        last_word = Signal()                                 # the scan word is the source's last
         negative = Signal()
         neuron = Signal(range(c.layers[-1]))
         potential = Signal(signed(fmt.v_bits))
@@ -152,6 +165,9 @@ class TSCAccelerator(wiring.Component):
             m.d.comb += v_init.eq(Mux(is_output, 0, thresholds[window] >> 1))
         m.d.sync += restart_cursor.eq(0)
         m.d.comb += [cursor.path.eq(path), cursor.restart.eq(restart_cursor),
+                     scan.path.eq(path), scan.step.eq(step), scan.start.eq(restart_cursor),
+                     scan.spike.eq(Cat(lane.spike for lane in lanes)),
+                     scan.spike_negative.eq(Cat(lane.spike_negative for lane in lanes)),
                      bursts.path.eq(path),
                      bursts.row.eq(cursor.row), bursts.column.eq(cursor.column),
                      bursts.group.eq(cursor.group), bursts.channel_row.eq(cursor.channel_row)]
@@ -173,8 +189,7 @@ class TSCAccelerator(wiring.Component):
 
         # The issue register: an op and its operands reach the lanes one cycle after the
         # scheduler issues them, so that no scheduler logic sits in front of a block RAM
-        # address. A lane reports an op's effects ``latency`` cycles after it was issued.
-        latency = 1 + NeuronLane.LATENCY
+        # address.
         issue_op = [Signal(Op, name=f"issue_op{k}") for k in range(c.lanes)]
         issue_count = [Signal(name=f"issue_count{k}") for k in range(c.lanes)]
         issue_addr = Signal.like(lanes[0].state_addr)
@@ -209,16 +224,14 @@ class TSCAccelerator(wiring.Component):
             m.d.sync += [group.eq(0), channel_group.eq(0)]
 
         def restart_scan():
-            m.d.sync += [scan.eq(0), restart_cursor.eq(1)]
+            m.d.sync += restart_cursor.eq(1)
 
-        def advance_scan():
-            m.d.sync += scan.eq(scan + 1)
-            m.d.comb += cursor.advance.eq(1)
-
-        def issue_scan(ahead):
-            # Padding neurons never hold a block (their SYN ops add nothing), and the results
-            # of scans past the source's last word are dropped: every lane scans.
-            issue(Op.SCAN, src_base[path] + scan + ahead, lambda k: 1)
+        # the DIV op issued now is its word's last: the word's block lengths are known
+        # ``latency`` cycles later
+        div_done = Signal()
+        summary_busy = self._record_blocks(m, summary, lanes, latency, div_done,
+                                           (channel_group & (c.chunk_words - 1)) == 0)
+        summary_base = table(c.summary_bases)
 
         m.d.comb += [self.o_spike.payload.layer.eq(window), self.o_spike.payload.step.eq(step),
                      self.o_spike.payload.index.eq(cursor.index + lowest),
@@ -231,7 +244,7 @@ class TSCAccelerator(wiring.Component):
             with m.If(path != last_path[window]):
                 m.d.sync += path.eq(path + 1)
                 restart_scan()
-                m.next = "SCAN_ISSUE"
+                m.next = "SCAN"
             with m.Else():
                 first_target()
                 m.next = "MEM"
@@ -239,15 +252,15 @@ class TSCAccelerator(wiring.Component):
         def after_spike(still_pending):
             with m.If(still_pending != 0):
                 m.next = "EMIT"
-            with m.Elif(scan == src_groups[path] - 1):
+            with m.Elif(last_word):
                 end_of_scan()
             with m.Else():
-                advance_scan()
-                m.next = "SCAN_ISSUE"
+                m.d.comb += cursor.advance.eq(1)
+                m.next = "SCAN"
 
         with m.FSM(name="scheduler") as fsm:
             with m.State("IDLE"):
-                code_valid, code_ok, last_code = self._idle(m, c, received, issue)
+                code_valid, code_ok, last_code = self._idle(m, c, received, issue, summary)
                 with m.If(code_valid & code_ok & last_code):
                     m.d.sync += [window.eq(0), self.done.eq(0)]
                     first_target()
@@ -258,31 +271,33 @@ class TSCAccelerator(wiring.Component):
                 issue(Op.INIT, state_base[window] + group, target_real, v_init)
                 next_target()
                 with m.If(group == groups[window] - 1):
+                    m.next = "SETTLE"
+            with m.State("SETTLE"):
+                # the source's spike summary is written
+                with m.If(~summary_busy):
                     m.d.sync += [step.eq(0), path.eq(first_path[window])]
                     restart_scan()
-                    m.next = "SCAN_ISSUE"
-            # Scans have no side effects, so they run ahead: the scans of the next words are
-            # issued while this word's result is on its way, and dropped if this one fired.
-            with m.State("SCAN_ISSUE"):
-                issue_scan(0)
-                m.next = "SCAN_AHEAD1" if latency > 1 else "SCAN_WAIT"
-            for ahead in range(1, latency):
-                with m.State(f"SCAN_AHEAD{ahead}"):
-                    issue_scan(ahead)
-                    m.next = f"SCAN_AHEAD{ahead + 1}" if ahead + 1 < latency else "SCAN_WAIT"
-            with m.State("SCAN_WAIT"):
-                mask = Cat(lane.spike for lane in lanes)
-                with m.If(mask != 0):
-                    m.d.sync += [pending.eq(mask),
-                                 pending_negative.eq(Cat(lane.spike_negative for lane in lanes))]
-                    m.d.comb += bursts.prepare.eq(1)
-                    m.next = "EMIT"
-                with m.Elif(scan == src_groups[path] - 1):
-                    end_of_scan()
-                with m.Else():
-                    # nothing fired in this word: the next word's result arrives next cycle
-                    issue_scan(latency)
-                    advance_scan()
+                    m.next = "SCAN"
+            # The scan issues its slots while results come back; a result with spikes goes
+            # to EMIT, the others move the cursor (by a word, or a chunk for a skip).
+            with m.State("SCAN"):
+                result = scan.o_result.payload
+                m.d.comb += [scan.go.eq(1), scan.o_result.ready.eq(1)]
+                with m.If(scan.issue):
+                    # padding neurons never hold a block (their SYN ops add nothing)
+                    issue(Op.SCAN, scan.address, lambda k: 1)
+                with m.If(scan.o_result.valid):
+                    with m.If(result.mask != 0):
+                        m.d.sync += [pending.eq(result.mask),
+                                     pending_negative.eq(result.negative),
+                                     last_word.eq(result.last)]
+                        m.d.comb += bursts.prepare.eq(1)
+                        m.next = "EMIT"
+                    with m.Else():
+                        m.d.comb += [cursor.advance.eq(~result.skip),
+                                     cursor.skip.eq(result.skip)]
+                        with m.If(result.last):
+                            end_of_scan()
             with m.State("EMIT"):
                 # a replayed block is not a spike: it does not go out and is not counted
                 spike_negative = pending_negative.bit_select(lowest, 1)
@@ -312,20 +327,24 @@ class TSCAccelerator(wiring.Component):
                 next_target()
                 with m.If(group == groups[window] - 1):
                     first_target()
-                    restart_scan()
                     m.d.sync += bit.eq(c.quotient_bits - 1)
                     with m.If(step != c.steps - 1):
                         m.d.sync += [step.eq(step + 1), path.eq(first_path[window])]
-                        m.next = "SCAN_ISSUE"
+                        restart_scan()
+                        m.next = "SCAN"
                     with m.Elif(is_output):
                         m.d.sync += neuron.eq(0)
                         m.next = "OUT_ISSUE"
                     with m.Else():
+                        # the layer's block lengths go to its summary, from its first chunk
+                        m.d.comb += [summary.restart.eq(1),
+                                     summary.base.eq(summary_base[window + 1])]
                         m.next = "DECIDE"
             with m.State("DECIDE"):
                 issue(Op.DIV, state_base[window] + group, target_real, thresholds[window])
                 m.d.sync += bit.eq(bit - 1)
                 with m.If(bit == 0):
+                    m.d.comb += div_done.eq(1)
                     m.d.sync += bit.eq(c.quotient_bits - 1)
                     next_target()
                     with m.If(group == groups[window] - 1):
@@ -384,7 +403,22 @@ class TSCAccelerator(wiring.Component):
             self.saturations.eq(self.saturations + saturated),
         ]
 
-    def _idle(self, m, c, received, issue):
+    def _record_blocks(self, m, summary, lanes, latency, done, first):
+        """Record a hidden layer's block lengths in the spike summary as its DIV ops finish
+        (``done``: a word's last DIV op, ``first``: the word begins a chunk); returns whether
+        a record is still on its way."""
+        flags, on_the_way = Cat(done, first), []
+        for _ in range(latency):
+            delayed = Signal.like(flags)
+            m.d.sync += delayed.eq(flags)
+            flags = delayed
+            on_the_way.append(delayed[0])
+        bits = [step_bits(m, lane.block, self.config.steps) for lane in lanes]
+        m.d.comb += [summary.record.eq(flags[0]), summary.first.eq(flags[1]),
+                     summary.bits.eq(_or(bits))]
+        return summary.busy | _or(on_the_way)
+
+    def _idle(self, m, c, received, issue, summary):
         """Accept codes and load words while idle. A code is registered on its way in and
         stored (as a block length) in the next cycle; no code is taken while the image's last
         one waits there. Returns the registered code's valid, range check and is-last, all
@@ -401,10 +435,11 @@ class TSCAccelerator(wiring.Component):
         channel = Signal(range(channels))
         lane = Signal(range(c.lanes))
         word = Signal(range(c.input_groups))
+        channel_group = Signal(range(c.input_channel_groups))  # the word's, in its pixel
 
         def first_code():
             m.d.sync += [received.eq(0), last_code.eq(c.inputs == 1), channel.eq(0),
-                         lane.eq(0), word.eq(0)]
+                         lane.eq(0), word.eq(0), channel_group.eq(0)]
 
         with m.If(code_valid):
             with m.If(~code_ok):
@@ -412,18 +447,26 @@ class TSCAccelerator(wiring.Component):
                 first_code()
             with m.Else():
                 issue(Op.SETK, c.input_base + word, lambda k: 1, code, only_lane=lane)
+                m.d.comb += [
+                    # the image's first code begins the inputs' first chunk, at address 0
+                    summary.record.eq(1), summary.restart.eq(received == 0),
+                    summary.first.eq((lane == 0) &
+                                     ((channel_group & (c.chunk_words - 1)) == 0)),
+                    summary.bits.eq(step_bits(m, Mux(code < 0, -code, code)[:c.code_bits - 1],
+                                                   c.steps))]
                 with m.If(last_code):
                     first_code()
                 with m.Else():
                     m.d.sync += [received.eq(received + 1),
                                  last_code.eq(received == c.inputs - 2)]
                     with m.If(channel == channels - 1):
-                        m.d.sync += [channel.eq(0), lane.eq(0), word.eq(word + 1)]
+                        m.d.sync += [channel.eq(0), lane.eq(0), word.eq(word + 1),
+                                     channel_group.eq(0)]
                     with m.Else():
                         m.d.sync += [channel.eq(channel + 1),
                                      lane.eq(Mux(lane == c.lanes - 1, 0, lane + 1))]
                         with m.If(lane == c.lanes - 1):
-                            m.d.sync += word.eq(word + 1)
+                            m.d.sync += [word.eq(word + 1), channel_group.eq(channel_group + 1)]
         return code_valid, code_ok, last_code
 
     def _load_port(self, m, c, thresholds, weights, lane_bits):

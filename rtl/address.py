@@ -56,6 +56,9 @@ class SourceCursor(wiring.Component):
         Go to the source's first state word (takes effect at the next clock edge).
     advance : In(1)
         Go to the next state word: the next channel group of the pixel, or the next pixel.
+    skip : In(1)
+        From the first word of a scan chunk (:attr:`AcceleratorConfig.chunk_words` channel
+        groups), go past the chunk: to the next chunk of the pixel, or the next pixel.
     row, column : Out
         The word's pixel after the window's sum pooling (``>=`` the pooled size for the rows
         and columns that pooling drops).
@@ -73,7 +76,7 @@ class SourceCursor(wiring.Component):
         rows = max(g.source[1] for g in shapes)
         columns = max(g.source[2] for g in shapes)
         super().__init__({
-            "path": In(range(len(c.paths))), "restart": In(1), "advance": In(1),
+            "path": In(range(len(c.paths))), "restart": In(1), "advance": In(1), "skip": In(1),
             "row": Out(range(rows)), "column": Out(range(columns)),
             "index": Out(range(max(g.inputs for g in shapes) + c.lanes)),
             "group": Out(range(max(ceil_div(g.source[0], c.lanes) for g in shapes))),
@@ -106,10 +109,17 @@ class SourceCursor(wiring.Component):
             m.d.sync += [group.eq(0), x.eq(0), sub_x.eq(0), sub_y.eq(0), pixel_index.eq(0),
                          self.row.eq(0), self.column.eq(0),
                          self.channel_row.eq(weight_base[w])]
-        with m.Elif(self.advance):
-            with m.If(group != last_group[w]):
-                m.d.sync += [group.eq(group + 1),
-                             self.channel_row.eq(self.channel_row + channel_stride[w])]
+        # a skip moves by a chunk: ``chunk`` channel groups, unless it is the pixel's last
+        chunk = c.chunk_words
+        last_chunk = table([(n - 1) // chunk * chunk for n in groups])
+        chunk_stride = table([0 if p.gain else chunk * c.lanes * p.geometry.taps *
+                              c.channel_groups[p.layer] for p in c.paths])
+        with m.Elif(self.advance | self.skip):
+            with m.If(Mux(self.skip, group != last_chunk[w], group != last_group[w])):
+                m.d.sync += [
+                    group.eq(group + Mux(self.skip, chunk, 1)),
+                    self.channel_row.eq(self.channel_row + Mux(self.skip, chunk_stride[w],
+                                                               channel_stride[w]))]
             with m.Else():
                 m.d.sync += [group.eq(0), self.channel_row.eq(weight_base[w]),
                              pixel_index.eq(pixel_index + channels[w])]

@@ -97,27 +97,31 @@ class _Junction(nn.Module):
         return self.relu(self.path(x) + self.shortcut(x))
 
 
-def random_residual(seed, fmt, images=3):
+def random_residual(seed, fmt, images=3, channels=None):
     """A random residual network and inputs for it (for tests): an optional stem (without
     one, the first junction's shortcut reads the input codes), one to three junctions whose
     paths cross one or two convolutions (kernels 1, 3, 5; stride 1 or 2), with an identity
     (gain) shortcut, a pooled identity, or a pooled 1x1 convolution; then global pooling or
-    flatten and a classifier."""
+    flatten and a classifier. ``channels``: every layer's channels (random by default)."""
     gen = torch.Generator().manual_seed(seed)
 
     def pick(*options):
         return options[int(torch.randint(len(options), (1,), generator=gen))]
 
-    channels, size = pick(1, 2, 3), pick(4, 6, 8)
-    mods, shape = [], (channels, size)
+    def width(*options):
+        chosen = pick(*options)
+        return chosen if channels is None else channels
+
+    inputs, size = width(1, 2, 3), pick(4, 6, 8)
+    mods, shape = [], (inputs, size)
     if pick(True, False):
-        out = pick(2, 3, 4)
-        mods += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.ReLU()]
+        out = width(2, 3, 4)
+        mods += [nn.Conv2d(inputs, out, 3, padding=1, bias=False), nn.ReLU()]
         shape = (out, size)
     for _ in range(pick(1, 2, 3)):
         c, side = shape
         stride = 2 if side % 2 == 0 and side >= 4 and pick(True, False) else 1
-        out = c if pick(True, False) else pick(2, 3, 5)
+        out = c if pick(True, False) else width(2, 3, 5)
         path = []
         for depth in range(pick(1, 2)):
             kernel = pick(1, 3, 5) if side >= 5 else pick(1, 3)
@@ -134,6 +138,6 @@ def random_residual(seed, fmt, images=3):
         mods.append(nn.AdaptiveAvgPool2d(1))
         side = 1
     mods += [nn.Flatten(), nn.Linear(c * side * side, pick(3, 4), bias=False)]
-    qnet = randomized(_Traced(mods).eval(), (channels, size, size), pick(4, 6, 8), fmt,
+    qnet = randomized(_Traced(mods).eval(), (inputs, size, size), pick(4, 6, 8), fmt,
                       seed, weight_max=pick(20, 60, 127), threshold_range=(5, 80))
-    return qnet, torch.rand(images, channels, size, size, generator=gen) * 2 - 1
+    return qnet, torch.rand(images, inputs, size, size, generator=gen) * 2 - 1

@@ -1,6 +1,7 @@
 # amaranth: UnusedElaboratable=no
 """The accelerator in amaranth.sim against the integer golden model."""
 
+import dataclasses
 import random
 
 import pytest
@@ -55,8 +56,11 @@ def run_accelerator(dut, images, *, backpressure=0.0, seed=0):
     return results
 
 
-def check(qnet, x, lanes, backpressure=0.0):
-    dut = TSCAccelerator(AcceleratorConfig.from_network(qnet, lanes), qnet)
+def check(qnet, x, lanes, backpressure=0.0, chunk_neurons=None):
+    config = AcceleratorConfig.from_network(qnet, lanes)
+    if chunk_neurons is not None:
+        config = dataclasses.replace(config, chunk_neurons=chunk_neurons)
+    dut = TSCAccelerator(config, qnet)
     want = expected(qnet, x)
     got = run_accelerator(dut, [w.codes for w in want], backpressure=backpressure)
     for w, (spikes, potentials, class_index, counters, done) in zip(want, got):
@@ -83,6 +87,14 @@ def test_random_residual_networks_match_golden_model(seed):
     qnet, x = random_residual(seed, fmt, images=2)
     assert qnet.network.residual
     check(qnet, x, (1, 2, 4)[seed % 3], backpressure=0.3)
+
+
+@pytest.mark.parametrize("lanes, chunk_neurons", [(1, 2), (2, 1), (2, 4), (4, 8)])
+def test_scan_chunks_of_every_size_skip_exactly(lanes, chunk_neurons):
+    # 7 channels: chunks of one word, of two with a short last one, and of a whole pixel;
+    # seed 10 saturates, and its junctions replay sources whose chunks are skipped
+    qnet, x = random_residual(10, FixedPointFormat(8, 10, 14), images=2, channels=7)
+    check(qnet, x, lanes, backpressure=0.2, chunk_neurons=chunk_neurons)
 
 
 def test_saturation_and_window_cap_match_golden_model():

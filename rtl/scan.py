@@ -1,0 +1,139 @@
+"""The scan of a source layer: which state words to read for one step, and their results.
+
+For each step of a window the scheduler looks for the spikes of every input path's source.
+:class:`SourceScan` walks the source in scan chunks (:mod:`rtl.summary`): a chunk whose
+summary bit for the step is set has each of its words scanned (a SCAN op on every lane), a
+chunk whose bit is clear becomes one skip slot. Slots are issued one per cycle while the
+scheduler lets it (``go``: the lanes are not busy with a spike's synapses) and come out of
+``o_result`` in order, a scanned word's with its lanes' spikes, ``latency`` cycles later.
+Results queue there while the scheduler applies a spike: issuing is paced by credits, so
+no result is lost and none is scanned twice.
+"""
+
+from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from .address import table
+from .config import ceil_div
+from .summary import SummaryReadSignature
+
+__all__ = ["SourceScan"]
+
+
+class SourceScan(wiring.Component):
+    """Issue the scan slots of one input path's source for one step; queue their results.
+
+    Parameters
+    ----------
+    config : rtl.config.AcceleratorConfig
+    latency : int
+        Cycles from a slot's issue to its lanes' results on ``spike`` and
+        ``spike_negative``.
+
+    Members
+    -------
+    path, step : In
+        The input path whose source is scanned, and the step (held through the scan).
+    start : In(1)
+        Begin the scan from the source's first chunk. No slot may be outstanding.
+    go : In(1)
+        A slot may be issued in this cycle.
+    issue : Out(1)
+        Issue a SCAN op on ``address`` in this cycle (a skip slot issues nothing).
+    address : Out
+        The state word to scan.
+    spike, spike_negative : In(lanes)
+        The lanes' results of the SCAN op issued ``latency`` cycles before.
+    summary : Out(SummaryReadSignature)
+    o_result : Out(stream.Signature(mask, negative, skip, last))
+        Each slot in order: a skipped chunk (``skip``, no spikes), or a scanned word and its
+        lanes' spikes; ``last`` for the source's last slot of the step.
+    """
+
+    def __init__(self, config, latency):
+        self.config = c = config
+        self.latency = latency
+        self.depth = latency + 2  # slots in flight and queued: one result per cycle
+        self._result = data.StructLayout({"mask": c.lanes, "negative": c.lanes,
+                                          "skip": 1, "last": 1})
+        super().__init__({
+            "path": In(range(len(c.paths))), "step": In(range(c.steps)),
+            "start": In(1), "go": In(1),
+            "issue": Out(1), "address": Out(range(c.state_depth)),
+            "spike": In(c.lanes), "spike_negative": In(c.lanes),
+            "summary": Out(SummaryReadSignature(c.summary_depth, c.steps)),
+            "o_result": Out(stream.Signature(self._result)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        c, p = self.config, self.path
+        chunk = c.chunk_words
+        groups = [c.source_channel_groups[path.source + 1] for path in c.paths]
+        last_group = table([n - 1 for n in groups])
+        last_chunk = table([(n - 1) // chunk * chunk for n in groups])
+        last_chunk_words = table([n - (n - 1) // chunk * chunk for n in groups])
+        words = table(c.source_groups)
+        base = table(c.source_bases)
+        summary_base = table([c.summary_bases[path.source + 1] for path in c.paths])
+
+        # the next slot: its word in the source, its channel group, its chunk
+        active = Signal()
+        word = Signal(range(max(c.source_groups) + 1))
+        group = Signal(range(max(groups)))
+        block = Signal(range(max(c.summary_blocks) + 1))
+        # the summary read: the chunk addressed in the previous cycle (``read_valid``), and
+        # the current chunk's bit once read
+        read_block, read_valid = Signal.like(block), Signal()
+        known, chunk_bit = Signal(), Signal()
+        fetched = read_valid & (read_block == block)
+        bit = Mux(fetched, self.summary.data.bit_select(self.step, 1), chunk_bit)
+        m.d.comb += self.summary.addr.eq(summary_base[p] + block + (known | fetched))
+        m.d.sync += [read_block.eq(block + (known | fetched)), read_valid.eq(1)]
+        with m.If(fetched):
+            m.d.sync += [known.eq(1), chunk_bit.eq(bit)]
+
+        outstanding = Signal(range(self.depth + 1))
+        at_chunk = (group & (chunk - 1)) == 0 if chunk > 1 else Const(1)
+        ready = active & ~self.start & self.go & (outstanding < self.depth) & \
+            (~at_chunk | known | fetched)
+        skip = at_chunk & ~bit
+        chunk_words = Mux(group == last_chunk[p], last_chunk_words[p], chunk)
+        last = Mux(skip, word + chunk_words, word + 1) == words[p]
+        slot = Signal()
+        m.d.comb += [slot.eq(ready), self.issue.eq(ready & ~skip),
+                     self.address.eq(base[p] + word)]
+        with m.If(slot):
+            with m.If(last):
+                m.d.sync += active.eq(0)
+            with m.If(skip):
+                m.d.sync += [word.eq(word + chunk_words), block.eq(block + 1), known.eq(0),
+                             group.eq(Mux(group == last_chunk[p], 0, group + chunk))]
+            with m.Else():
+                m.d.sync += [word.eq(word + 1),
+                             group.eq(Mux(group == last_group[p], 0, group + 1))]
+                with m.If((group == last_group[p]) | ((group & (chunk - 1)) == chunk - 1)):
+                    m.d.sync += [block.eq(block + 1), known.eq(0)]  # the chunk's last word
+        with m.If(self.start):
+            m.d.sync += [active.eq(1), word.eq(0), group.eq(0), block.eq(0), known.eq(0),
+                         read_valid.eq(0)]
+
+        # the slot's flags travel beside its SCAN op; its results join them in the queue
+        flags = Cat(slot, skip, last)
+        for _ in range(self.latency):
+            delayed = Signal.like(flags)
+            m.d.sync += delayed.eq(flags)
+            flags = delayed
+        m.submodules.queue = queue = SyncFIFO(width=self._result.size,
+                                              depth=self.depth)
+        result = data.View(self._result, queue.w_data)
+        m.d.comb += [queue.w_en.eq(flags[0]), result.skip.eq(flags[1]),
+                     result.last.eq(flags[2]), result.mask.eq(self.spike),
+                     result.negative.eq(self.spike_negative),
+                     self.o_result.valid.eq(queue.r_rdy), self.o_result.payload.eq(queue.r_data),
+                     queue.r_en.eq(self.o_result.ready)]
+        popped = self.o_result.valid & self.o_result.ready
+        m.d.sync += outstanding.eq(outstanding + slot - popped)
+        return m
