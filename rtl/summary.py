@@ -92,7 +92,7 @@ class SpikeSummary(wiring.Component):
         with m.If(self.record):
             m.d.sync += [address.eq(new_address), chunk.eq(new_chunk), fresh.eq(0),
                          write.addr.eq(new_address), write.data.eq(new_chunk)]
-        with m.If(self.restart):
+        with m.If(self.restart & ~self.record):
             m.d.sync += [start.eq(self.base), fresh.eq(1)]
         m.d.comb += self.busy.eq(pending)
         return m

@@ -10,6 +10,7 @@ from amaranth.sim import Simulator
 
 from model.fixedpoint import FixedPointFormat
 from rtl.accelerator import TSCAccelerator
+from rtl.build import estimate_cycles, scan_activity
 from rtl.config import AcceleratorConfig
 from rtl.golden import expected, random_network, random_residual
 
@@ -95,6 +96,16 @@ def test_scan_chunks_of_every_size_skip_exactly(lanes, chunk_neurons):
     # seed 10 saturates, and its junctions replay sources whose chunks are skipped
     qnet, x = random_residual(10, FixedPointFormat(8, 10, 14), images=2, channels=7)
     check(qnet, x, lanes, backpressure=0.2, chunk_neurons=chunk_neurons)
+
+
+@pytest.mark.parametrize("seed, lanes", [(4, 1), (10, 2), (11, 4)])
+def test_cycle_estimate_is_within_ten_percent_of_the_counter(seed, lanes):
+    qnet, x = random_residual(seed, FixedPointFormat(), images=3)
+    got = check(qnet, x, lanes)
+    measured = sum(counters["cycles"] for _, _, _, counters, _ in got) / len(got)
+    config = AcceleratorConfig.from_network(qnet, lanes)
+    estimate = estimate_cycles(config, scan_activity(qnet, x))
+    assert 0.9 < estimate / measured < 1.1, (estimate, measured)
 
 
 def test_saturation_and_window_cap_match_golden_model():
