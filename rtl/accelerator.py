@@ -21,6 +21,7 @@ from amaranth.lib.wiring import In, Out
 
 from .address import SourceCursor, SynapseBursts, table
 from .config import AcceleratorConfig, weight_images
+from .lanes import LaneBus
 from .neuron import NeuronLane, Op
 from .scan import SourceScan
 from .summary import SpikeSummary, step_bits
@@ -112,9 +113,10 @@ class TSCAccelerator(wiring.Component):
             if self.network is not None and c.weight_memory == "block" else None
         m.submodules.weights = weights = WeightMemory(c.lanes, c.weight_depth,
                                                       c.weight_memory, images)
-        lanes = [NeuronLane(fmt, c.steps, c.state_depth) for _ in range(c.lanes)]
-        for k, lane in enumerate(lanes):
-            m.submodules[f"lane{k}"] = lane
+        m.submodules.bus = bus = LaneBus(c)
+        for k in range(c.lanes):
+            m.submodules[f"lane{k}"] = lane = NeuronLane(fmt, c.steps, c.state_depth)
+            wiring.connect(m, bus.lanes[k], lane.port)
             m.d.comb += lane.weight.eq(weights.read_data[k])
         m.submodules.cursor = cursor = SourceCursor(c)
         m.submodules.bursts = bursts = SynapseBursts(c)
@@ -166,15 +168,14 @@ class TSCAccelerator(wiring.Component):
         m.d.sync += restart_cursor.eq(0)
         m.d.comb += [cursor.path.eq(path), cursor.restart.eq(restart_cursor),
                      scan.path.eq(path), scan.step.eq(step), scan.start.eq(restart_cursor),
-                     scan.spike.eq(Cat(lane.spike for lane in lanes)),
-                     scan.spike_negative.eq(Cat(lane.spike_negative for lane in lanes)),
+                     scan.spike.eq(bus.spike), scan.spike_negative.eq(bus.spike_negative),
                      bursts.path.eq(path),
                      bursts.row.eq(cursor.row), bursts.column.eq(cursor.column),
                      bursts.group.eq(cursor.group), bursts.channel_row.eq(cursor.channel_row)]
 
         counters = ("cycles", "synaptic", "membrane", "weight_reads", "saturations")
         spikes = Array(getattr(self, f"spikes_{layer}") for layer in range(c.hidden + 1))
-        self._count_effects(m, lanes)
+        self._count_effects(m, bus)
 
         # The lowest pending lane, and the pending set without it.
         lowest = Signal(range(max(c.lanes, 2)))
@@ -187,29 +188,16 @@ class TSCAccelerator(wiring.Component):
                      bursts.lane_offset.eq(sum((Mux(lowest[b], channel_words[path] << b, 0)
                                                 for b in range(len(lowest))), Const(0)))]
 
-        # The issue register: an op and its operands reach the lanes one cycle after the
-        # scheduler issues them, so that no scheduler logic sits in front of a block RAM
-        # address.
-        issue_op = [Signal(Op, name=f"issue_op{k}") for k in range(c.lanes)]
-        issue_count = [Signal(name=f"issue_count{k}") for k in range(c.lanes)]
-        issue_addr = Signal.like(lanes[0].state_addr)
-        issue_operand = Signal.like(lanes[0].operand)
-        syn_negative = Signal()
-        m.d.comb += syn_negative.eq(negative)
-        for k, lane in enumerate(lanes):
-            m.d.sync += [lane.op.eq(issue_op[k]), lane.count.eq(issue_count[k]),
-                         lane.state_addr.eq(issue_addr), lane.operand.eq(issue_operand),
-                         lane.negative.eq(syn_negative), lane.step.eq(step), lane.bit.eq(bit)]
+        m.d.comb += [bus.negative.eq(negative), bus.step.eq(step), bus.bit.eq(bit)]
         m.d.sync += weights.read_addr.eq(bursts.weight_addr)
 
         def issue(op, address, real, operand=0, only_lane=None):
             """Issue ``op`` on ``address`` to every lane (or one); ``real(k)`` says whether
             lane ``k``'s neuron exists."""
-            m.d.comb += [issue_addr.eq(address), issue_operand.eq(operand)]
+            m.d.comb += [bus.address.eq(address), bus.operand.eq(operand)]
             for k in range(c.lanes):
                 selected = 1 if only_lane is None else (only_lane == k)
-                m.d.comb += [issue_op[k].eq(Mux(selected, op, Op.NOP)),
-                             issue_count[k].eq(real(k))]
+                m.d.comb += [bus.op[k].eq(Mux(selected, op, Op.NOP)), bus.count[k].eq(real(k))]
 
         def target_real(k):
             return (channel_group != last_channel_group[window]) | last_lanes[window][k]
@@ -229,7 +217,7 @@ class TSCAccelerator(wiring.Component):
         # the DIV op issued now is its word's last: the word's block lengths are known
         # ``latency`` cycles later
         div_done = Signal()
-        summary_busy = self._record_blocks(m, summary, lanes, latency, div_done,
+        summary_busy = self._record_blocks(m, summary, bus, latency, div_done,
                                            (channel_group & (c.chunk_words - 1)) == 0)
         summary_base = table(c.summary_bases)
 
@@ -311,7 +299,7 @@ class TSCAccelerator(wiring.Component):
                     with m.Else():
                         # the spike's first synapses are issued in its own cycle
                         m.d.comb += [bursts.start.eq(1), bursts.next.eq(1),
-                                     syn_negative.eq(spike_negative)]
+                                     bus.negative.eq(spike_negative)]
                         issue(Op.SYN, bursts.state_addr, lambda k: bursts.real[k])
                         with m.If(bursts.last):
                             after_spike(remaining)
@@ -359,7 +347,7 @@ class TSCAccelerator(wiring.Component):
                 with m.State(f"OUT_GAP{gap}"):
                     m.next = f"OUT_GAP{gap + 1}" if gap + 1 < latency else "OUT_WAIT"
             with m.State("OUT_WAIT"):
-                m.d.sync += potential.eq(Array(lane.potential for lane in lanes)[out_lane])
+                m.d.sync += potential.eq(bus.potential[out_lane])
                 m.next = "OUT_COMPARE"
             with m.State("OUT_COMPARE"):
                 with m.If((neuron == 0) | (potential > best)):
@@ -380,30 +368,17 @@ class TSCAccelerator(wiring.Component):
             m.d.sync += self.cycles.eq(self.cycles + 1)
         return m
 
-    def _count_effects(self, m, lanes):
-        """Add the lanes' effects to the counters. They are registered first, so that the
-        adders stay off the lanes' BRAM-to-state-write path; an inference's last effects
-        land long before ``done``."""
-        c = self.config
-
-        def total(signals):
-            return sum(signals[1:], signals[0])
-
-        synaptic = Signal(range(c.lanes + 1))
-        membrane = Signal(range(c.lanes * c.steps + 1))
-        saturated = Signal(range(c.lanes + 1))
+    def _count_effects(self, m, bus):
+        """Add the lanes' effects (registered by the bus) to the counters; an inference's
+        last effects land long before ``done``."""
         m.d.sync += [
-            synaptic.eq(total([lane.synaptic for lane in lanes])),
-            membrane.eq(total([lane.membrane for lane in lanes]) +
-                        total([lane.block for lane in lanes])),
-            saturated.eq(total([lane.saturated for lane in lanes])),
-            self.synaptic.eq(self.synaptic + synaptic),
-            self.weight_reads.eq(self.weight_reads + synaptic),
-            self.membrane.eq(self.membrane + membrane),
-            self.saturations.eq(self.saturations + saturated),
+            self.synaptic.eq(self.synaptic + bus.synaptic),
+            self.weight_reads.eq(self.weight_reads + bus.synaptic),
+            self.membrane.eq(self.membrane + bus.membrane),
+            self.saturations.eq(self.saturations + bus.saturated),
         ]
 
-    def _record_blocks(self, m, summary, lanes, latency, done, first):
+    def _record_blocks(self, m, summary, bus, latency, done, first):
         """Record a hidden layer's block lengths in the spike summary as its DIV ops finish
         (``done``: a word's last DIV op, ``first``: the word begins a chunk); returns whether
         a record is still on its way."""
@@ -413,7 +388,7 @@ class TSCAccelerator(wiring.Component):
             m.d.sync += delayed.eq(flags)
             flags = delayed
             on_the_way.append(delayed[0])
-        bits = [step_bits(m, lane.block, self.config.steps) for lane in lanes]
+        bits = [step_bits(m, block, self.config.steps) for block in bus.block]
         m.d.comb += [summary.record.eq(flags[0]), summary.first.eq(flags[1]),
                      summary.bits.eq(_or(bits))]
         return summary.busy | _or(on_the_way)

@@ -91,12 +91,14 @@ def estimate_memories(board, config):
     state_width = config.fmt.dvdt_bits + config.fmt.v_bits + 1
     state = config.lanes * _blocks(board, config.state_depth, state_width)
     buffer = _blocks(board, MAX_PAYLOAD, 8)
-    need = weights + state + buffer
+    summary = _blocks(board, config.summary_depth, config.steps)
+    need = weights + state + buffer + summary
     where = "block RAM" if config.weight_memory == "block" else "SPRAM"
     if need > board.ebr:
         raise NetworkMismatch(
             f"{board.name}: with weights in {where} the network needs about {need} block RAMs "
-            f"({weights} for weights, {state} for neuron state, {buffer} for the frame buffer) "
+            f"({weights} for weights, {state} for neuron state, {summary} for the spike "
+            f"summary, {buffer} for the frame buffer) "
             f"and the board has {board.ebr} ({need - board.ebr} too many); use fewer --lanes "
             f"or a smaller network" + ("" if config.weight_memory == "spram" or not board.spram
                                        else ", or --weights spram"))
@@ -107,7 +109,8 @@ def estimate_memories(board, config):
             f"lanes) and the board has {board.spram}"
             + (f" ({config.spram_blocks - board.spram} too many); use a smaller network"
                if board.spram else "; use --weights block"))
-    return {"weights": weights, "state": state, "buffer": buffer, "total": need,
+    return {"weights": weights, "state": state, "summary": summary, "buffer": buffer,
+            "total": need,
             "spram": config.spram_blocks}
 
 
@@ -279,7 +282,7 @@ def format_estimate(report):
             f"{report['weight_memory']}: {report['weight_words_per_lane']} weight and "
             f"{report['state_words_per_lane']} state words per lane\n"
             f"  block RAMs {m['total']} ({m['weights']} weights, {m['state']} state, "
-            f"{m['buffer']} frame buffer), SPRAM {m['spram']}\n"
+            f"{m['summary']} spike summary, {m['buffer']} frame buffer), SPRAM {m['spram']}\n"
             f"  {report['cycles_per_inference_estimate']:.0f} cycles per inference (estimated): "
             f"{report['images_per_s_core']:.1f} images/s at {report['clock_mhz']} MHz")
 

@@ -22,7 +22,7 @@ from amaranth.lib import enum, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Op", "NeuronLane"]
+__all__ = ["Op", "LaneSignature", "NeuronLane"]
 
 
 class Op(enum.Enum, shape=4):
@@ -53,6 +53,33 @@ def _saturating_add(a, b, bits):
     ]
 
 
+class LaneSignature(wiring.Signature):
+    """A lane's port, from the scheduler's side: an op on one neuron with its operands
+    (``Out``), and the registered effects of the op issued ``NeuronLane.LATENCY`` cycles
+    before (``In``). The members are those of :class:`NeuronLane`, which takes it flipped.
+
+    Parameters
+    ----------
+    fmt : model.fixedpoint.FixedPointFormat
+    steps : int
+    state_depth : int
+    """
+
+    def __init__(self, fmt, steps, state_depth):
+        for name, value in (("state_depth", state_depth), ("steps", steps)):
+            if not isinstance(value, int) or value < 1:
+                raise TypeError(f"{name} must be a positive integer, not {value!r}")
+        quotient_bits = max(1, (steps - 1).bit_length())
+        super().__init__({
+            "op": Out(Op), "state_addr": Out(max(1, (state_depth - 1).bit_length())),
+            "negative": Out(1), "operand": Out(signed(fmt.v_bits)),
+            "bit": Out(range(quotient_bits)), "step": Out(range(steps)), "count": Out(1),
+            "spike": In(1), "spike_negative": In(1), "saturated": In(1),
+            "synaptic": In(1), "membrane": In(1),
+            "potential": In(signed(fmt.v_bits)), "block": In(range(steps)),
+        })
+
+
 class NeuronLane(wiring.Component):
     """One lane: state for ``state_depth`` neurons.
 
@@ -67,24 +94,26 @@ class NeuronLane(wiring.Component):
 
     Members
     -------
-    op, state_addr : In
+    port : In(LaneSignature)
+        The op and its operands, and the op's effects:
+    port.op, port.state_addr : In
         Stage 1: the op and its neuron.
     weight : In(signed(8))
         Stage 2: the weight of a SYN op presented in the previous cycle (the synchronous
         read of the weight memory at the address given with the op).
-    negative : In(1)
+    port.negative : In(1)
         Sign of a SYN event.
-    operand : In(signed(v_bits))
+    port.operand : In(signed(v_bits))
         ``V`` for INIT, ``Vth`` for DIV, the code for SETK.
-    bit : In
+    port.bit : In
         The quotient bit of a DIV op (``B - 1`` first, ``B = (N - 1).bit_length()``).
-    step : In
+    port.step : In
         The fire-window step of a SCAN op.
-    count : In(1)
+    port.count : In(1)
         The neuron is real (not padding): its effects count, and its SYN ops add their
         weight (a padding neuron's dV/dt stays 0, so its block length is 0 and it never
         spikes, whatever its weights).
-    spike, spike_negative, saturated, synaptic, membrane, potential, block : Out
+    port.spike, .spike_negative, .saturated, .synaptic, .membrane, .potential, .block : Out
         Registered effects of the op presented ``LATENCY`` cycles before. ``membrane`` is 1
         for a MEM op; ``block`` is ``k`` after the last DIV op (the neuron's threshold
         subtractions under the per-step rule).
@@ -93,24 +122,14 @@ class NeuronLane(wiring.Component):
     LATENCY = 3
 
     def __init__(self, fmt, steps, state_depth):
-        for name, value in (("state_depth", state_depth), ("steps", steps)):
-            if not isinstance(value, int) or value < 1:
-                raise TypeError(f"{name} must be a positive integer, not {value!r}")
+        signature = LaneSignature(fmt, steps, state_depth)
         self.quotient_bits = max(1, (steps - 1).bit_length())
         if fmt.dvdt_bits <= self.quotient_bits:
             raise ValueError(f"dvdt_bits ({fmt.dvdt_bits}) must exceed the {self.quotient_bits} "
                              f"bits of a block length at N={steps}")
         self.fmt, self.steps = fmt, steps
         self.state_depth = state_depth
-        super().__init__({
-            "op": In(Op), "state_addr": In(max(1, (state_depth - 1).bit_length())),
-            "weight": In(signed(8)), "negative": In(1),
-            "operand": In(signed(fmt.v_bits)), "bit": In(range(self.quotient_bits)),
-            "step": In(range(steps)), "count": In(1),
-            "spike": Out(1), "spike_negative": Out(1), "saturated": Out(1),
-            "synaptic": Out(1), "membrane": Out(1),
-            "potential": Out(signed(fmt.v_bits)), "block": Out(range(steps)),
-        })
+        super().__init__({"port": In(signature), "weight": In(signed(8))})
 
     def elaborate(self, platform):
         m = Module()
@@ -119,7 +138,7 @@ class NeuronLane(wiring.Component):
                                             depth=self.state_depth, init=[])
         state_w = state.write_port()
         state_r = state.read_port(transparent_for=(state_w,))
-        m.d.comb += state_r.addr.eq(self.state_addr)
+        m.d.comb += state_r.addr.eq(self.port.state_addr)
 
         # The op and its operands travel with it: stage 2, then stage 3.
         def delayed(signal, name):
@@ -128,12 +147,12 @@ class NeuronLane(wiring.Component):
             m.d.sync += [stage2.eq(signal), stage3.eq(stage2)]
             return stage2, stage3
 
-        _, op = delayed(self.op, "op")
-        addr2, addr = delayed(self.state_addr, "addr")
-        count2, count = delayed(self.count, "count")
-        operand2, operand = delayed(self.operand, "operand")
-        bit2, bit = delayed(self.bit, "bit")
-        _, step = delayed(self.step, "step")
+        _, op = delayed(self.port.op, "op")
+        addr2, addr = delayed(self.port.state_addr, "addr")
+        count2, count = delayed(self.port.count, "count")
+        operand2, operand = delayed(self.port.operand, "operand")
+        bit2, bit = delayed(self.port.bit, "bit")
+        _, step = delayed(self.port.step, "step")
 
         # Stage 3's new state goes to the ``written`` register, which the RAM writes in the
         # next cycle. Stage 2 registers what the RAMs read, with the state replaced by
@@ -148,7 +167,7 @@ class NeuronLane(wiring.Component):
         negative2, forward = Signal(), Signal()
         state_read, weight = Signal.like(state_r.data), Signal(signed(9))
         m.d.sync += [
-            negative2.eq(self.negative),
+            negative2.eq(self.port.negative),
             state_read.eq(Mux(written_en & (written_addr == addr2), written, state_r.data)),
             # a padding neuron (count 0) adds nothing, so it never holds a block to fire
             weight.eq(Mux(count2, Mux(negative2, -self.weight, self.weight), 0)),
@@ -157,10 +176,10 @@ class NeuronLane(wiring.Component):
         current = Mux(forward, written, state_read)
 
         # Stage 3's effects, registered on their way out.
-        effects = {name: Signal.like(getattr(self, name), name=f"{name}_next") for name in
+        effects = {name: Signal.like(getattr(self.port, name), name=f"{name}_next") for name in
                    ("spike", "spike_negative", "saturated", "synaptic", "membrane",
                     "potential", "block")}
-        m.d.sync += [getattr(self, name).eq(value) for name, value in effects.items()]
+        m.d.sync += [getattr(self.port, name).eq(value) for name, value in effects.items()]
 
         dvdt = current[:d].as_signed()
         k = current[:d]  # the same field read as a block length after integration

@@ -16,29 +16,29 @@ def lane_fire(fmt, steps, threshold, potentials):
     trains = [[0] * steps for _ in potentials]
 
     async def testbench(ctx):
-        ctx.set(dut.count, 1)
+        ctx.set(dut.port.count, 1)
         for address, v in enumerate(potentials):
-            ctx.set(dut.op, Op.INIT)
-            ctx.set(dut.state_addr, address)
-            ctx.set(dut.operand, v)
+            ctx.set(dut.port.op, Op.INIT)
+            ctx.set(dut.port.state_addr, address)
+            ctx.set(dut.port.operand, v)
             await ctx.tick()
-        ctx.set(dut.operand, threshold)
+        ctx.set(dut.port.operand, threshold)
         for address in range(depth):
             for bit in reversed(range(dut.quotient_bits)):
-                ctx.set(dut.op, Op.DIV)
-                ctx.set(dut.state_addr, address)
-                ctx.set(dut.bit, bit)
+                ctx.set(dut.port.op, Op.DIV)
+                ctx.set(dut.port.state_addr, address)
+                ctx.set(dut.port.bit, bit)
                 await ctx.tick()
         for step in range(steps):
-            ctx.set(dut.step, step)
+            ctx.set(dut.port.step, step)
             # back to back: the result of the SCAN presented LATENCY cycles ago
             for cycle in range(depth + dut.LATENCY):
-                ctx.set(dut.op, Op.SCAN if cycle < depth else Op.NOP)
-                ctx.set(dut.state_addr, min(cycle, depth - 1))
+                ctx.set(dut.port.op, Op.SCAN if cycle < depth else Op.NOP)
+                ctx.set(dut.port.state_addr, min(cycle, depth - 1))
                 await ctx.tick()
                 address = cycle - dut.LATENCY + 1
-                if 0 <= address < depth and ctx.get(dut.spike):
-                    trains[address][step] = -1 if ctx.get(dut.spike_negative) else 1
+                if 0 <= address < depth and ctx.get(dut.port.spike):
+                    trains[address][step] = -1 if ctx.get(dut.port.spike_negative) else 1
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
