@@ -39,17 +39,24 @@ class Op(enum.Enum, shape=4):
 
 
 def _saturating_add(a, b, bits):
-    """``a + b`` clipped to ``bits`` signed bits, and whether it clipped. Both operands fit
-    ``bits`` bits, so the exact sum fits ``bits + 1``: it overflowed exactly when its top two
-    bits differ, and then its top bit is its sign (no comparator on the adder's output)."""
-    total = Signal(signed(bits + 1))
+    """``a + b`` clipped to ``bits`` signed bits, and whether it clipped (the golden model's
+    rule: the exact sum, then clamped). When both operands fit ``bits`` bits the exact sum
+    fits ``bits + 1``: it overflowed exactly when its top two bits differ, and then its top
+    bit is its sign (no comparator on the adder's output). A wider operand (a weight wider
+    than dV/dt, a dV/dt wider than V) needs the comparisons."""
+    width = max(len(a), len(b), bits) + 1
+    total = Signal(signed(width))
     clipped = Signal()
     result = Signal(signed(bits))
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if width == bits + 1:
+        over, negative = total[bits] != total[bits - 1], total[bits]
+    else:
+        over, negative = (total < lo) | (total > hi), total[-1]
     return total, clipped, result, [
         total.eq(a + b),
-        clipped.eq(total[bits] != total[bits - 1]),
-        result.eq(Mux(clipped, Mux(total[bits], lo, hi), total[:bits])),
+        clipped.eq(over),
+        result.eq(Mux(clipped, Mux(negative, lo, hi), total[:bits])),
     ]
 
 

@@ -108,6 +108,21 @@ def test_cycle_estimate_is_within_ten_percent_of_the_counter(seed, lanes):
     assert 0.9 < estimate / measured < 1.1, (estimate, measured)
 
 
+# Accumulators narrower than a weight (dV/dt 4 or 6 bits) or than each other (V narrower
+# than dV/dt): the exact sum is clamped, as in the golden model, and never wraps.
+@pytest.mark.parametrize("fmt, steps, lanes", [
+    (FixedPointFormat(8, 4, 8), 4, 1), (FixedPointFormat(8, 12, 6), 4, 2),
+    (FixedPointFormat(8, 6, 5), 8, 1), (FixedPointFormat(8, 9, 7), 4, 2),
+    (FixedPointFormat(8, 5, 12), 16, 4)])
+def test_narrow_formats_saturate_like_the_golden_model(fmt, steps, lanes):
+    qnet = random_network((6, 5, 4), steps, fmt, seed=steps + lanes,
+                          threshold_range=(1, min(40, fmt.threshold_max)))
+    x = torch.rand(6, 6, generator=torch.Generator().manual_seed(lanes)) * 2 - 1
+    want = expected(qnet, x)
+    assert sum(w.counters["saturations"] for w in want) > 0
+    check(qnet, x, lanes)
+
+
 def test_saturation_and_window_cap_match_golden_model():
     fmt = FixedPointFormat(8, 9, 12)
     qnet = random_network((6, 5, 4), 8, fmt, seed=3, threshold_range=(1, 40))
