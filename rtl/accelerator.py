@@ -158,8 +158,6 @@ class TSCAccelerator(wiring.Component):
         last_word = Signal()                                 # the scan word is the source's last
         negative = Signal()
         neuron = Signal(range(c.layers[-1]))
-        potential = Signal(signed(fmt.v_bits))
-        best = Signal(signed(fmt.v_bits))
         received = Signal(range(c.inputs + 1))
         is_output = window == len(c.layers) - 1
         v_init = Signal(signed(fmt.v_bits))
@@ -223,9 +221,7 @@ class TSCAccelerator(wiring.Component):
 
         m.d.comb += [self.o_spike.payload.layer.eq(window), self.o_spike.payload.step.eq(step),
                      self.o_spike.payload.index.eq(cursor.index + lowest),
-                     self.o_spike.payload.negative.eq(pending_negative.bit_select(lowest, 1)),
-                     self.o_potential.payload.value.eq(potential),
-                     self.o_potential.payload.last.eq(neuron == c.layers[-1] - 1)]
+                     self.o_spike.payload.negative.eq(pending_negative.bit_select(lowest, 1))]
 
         def end_of_scan():
             """The path's source is scanned: the layer's next input path, or MEM."""
@@ -339,34 +335,44 @@ class TSCAccelerator(wiring.Component):
                         m.d.sync += window.eq(window + 1)
                         first_target()
                         m.next = "INIT"
-            with m.State("OUT_ISSUE"):
-                out_lane = neuron[:lane_bits] if lane_bits else Const(0)
-                issue(Op.READ, state_base[window] + (neuron >> lane_bits), lambda k: 1)
-                m.next = "OUT_GAP1" if latency > 1 else "OUT_WAIT"
-            for gap in range(1, latency):
-                with m.State(f"OUT_GAP{gap}"):
-                    m.next = f"OUT_GAP{gap + 1}" if gap + 1 < latency else "OUT_WAIT"
-            with m.State("OUT_WAIT"):
-                m.d.sync += potential.eq(bus.potential[out_lane])
-                m.next = "OUT_COMPARE"
-            with m.State("OUT_COMPARE"):
-                with m.If((neuron == 0) | (potential > best)):
-                    m.d.sync += [best.eq(potential), self.class_index.eq(neuron)]
-                m.next = "OUT_SEND"
-            with m.State("OUT_SEND"):
-                m.d.comb += self.o_potential.valid.eq(1)
-                with m.If(self.o_potential.ready):
-                    with m.If(neuron == c.layers[-1] - 1):
-                        m.d.sync += self.done.eq(1)
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.d.sync += neuron.eq(neuron + 1)
-                        m.next = "OUT_ISSUE"
+            self._read_out(m, issue, bus, c.state_bases[-1], neuron, latency)
         self._load_port(m, c, thresholds, weights, lane_bits)
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
         with m.If(self.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
         return m
+
+    def _read_out(self, m, issue, bus, base, neuron, latency):
+        """The read-out states, from OUT_ISSUE: each output neuron's V in turn, read from its
+        lane, compared for the argmax and sent on ``o_potential``; then IDLE."""
+        c = self.config
+        lane_bits = (c.lanes - 1).bit_length()
+        potential = Signal(signed(c.fmt.v_bits))
+        best = Signal(signed(c.fmt.v_bits))
+        m.d.comb += [self.o_potential.payload.value.eq(potential),
+                     self.o_potential.payload.last.eq(neuron == c.layers[-1] - 1)]
+        with m.State("OUT_ISSUE"):
+            issue(Op.READ, base + (neuron >> lane_bits), lambda k: 1)
+            m.next = "OUT_GAP1" if latency > 1 else "OUT_WAIT"
+        for gap in range(1, latency):
+            with m.State(f"OUT_GAP{gap}"):
+                m.next = f"OUT_GAP{gap + 1}" if gap + 1 < latency else "OUT_WAIT"
+        with m.State("OUT_WAIT"):
+            m.d.sync += potential.eq(bus.potential[neuron[:lane_bits] if lane_bits else 0])
+            m.next = "OUT_COMPARE"
+        with m.State("OUT_COMPARE"):
+            with m.If((neuron == 0) | (potential > best)):
+                m.d.sync += [best.eq(potential), self.class_index.eq(neuron)]
+            m.next = "OUT_SEND"
+        with m.State("OUT_SEND"):
+            m.d.comb += self.o_potential.valid.eq(1)
+            with m.If(self.o_potential.ready):
+                with m.If(neuron == c.layers[-1] - 1):
+                    m.d.sync += self.done.eq(1)
+                    m.next = "IDLE"
+                with m.Else():
+                    m.d.sync += neuron.eq(neuron + 1)
+                    m.next = "OUT_ISSUE"
 
     def _count_effects(self, m, bus):
         """Add the lanes' effects (registered by the bus) to the counters; an inference's
