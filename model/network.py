@@ -197,10 +197,13 @@ class Layer:
     def fanout(self):
         """Synapses leaving each input neuron (structural, zero weights included): a tensor
         of ``in_shape``. One input spike costs this many weight reads and additions."""
-        probe = torch.ones(1, *self.in_shape, dtype=torch.float64, device=self.device,
-                           requires_grad=True)
-        self._structure(lambda w: torch.ones_like(w, dtype=torch.float64)).current(
-            probe, integer=True).sum().backward()
+        # the transpose of the structure, by autograd: also inside the caller's no_grad or
+        # inference_mode
+        with torch.inference_mode(False), torch.enable_grad():
+            probe = torch.ones(1, *self.in_shape, dtype=torch.float64, device=self.device,
+                               requires_grad=True)
+            self._structure(lambda w: torch.ones_like(w, dtype=torch.float64)).current(
+                probe, integer=True).sum().backward()
         return probe.grad[0].round().to(torch.int64)
 
     def abs_row_sums(self):

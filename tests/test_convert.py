@@ -73,3 +73,21 @@ def test_percentile_threshold_is_below_max(trained_mlp):
     peak = balance(net, split.x_train, "tsc", 16, alpha=1.0).thresholds[0]
     p999 = balance(net, split.x_train, "tsc", 16, alpha=1.0, statistic="percentile").thresholds[0]
     assert 0 < p999 < peak
+
+
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode])
+def test_the_flow_runs_inside_no_grad_and_inference_mode(mode, trained_cnn):
+    # the first thing a PyTorch user writes; the counts need each layer's fan-out, which the
+    # network takes from autograd
+    from model.quantize import quantize
+    model, split, net, _ = trained_cnn
+    x = split.x_test[:8]
+    want = simulate(balance(net, split.x_train[:100], "tsc", 8), x, "tsc", 8)
+    want_int = quantize(net, split.x_train[:100], 8).run(x)
+    with mode():
+        got = simulate(balance(net, split.x_train[:100], "tsc", 8), x, "tsc", 8)
+        got_int = quantize(net, split.x_train[:100], 8).run(x)
+    assert torch.equal(got.prediction, want.prediction)
+    assert torch.equal(got.counts.synaptic, want.counts.synaptic)
+    assert torch.equal(got_int.counts.synaptic, want_int.counts.synaptic)
+    assert torch.equal(got_int.output, want_int.output)
