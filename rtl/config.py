@@ -36,8 +36,9 @@ __all__ = ["AcceleratorConfig", "LayerGeometry", "InputPath", "NetworkMismatch",
 
 WEIGHT_MEMORIES = ("block", "spram")
 SPRAM_WORDS = 16384  # 16-bit words of one iCE40UP5K SPRAM (SB_SPRAM256KA)
-# Neurons of a scan chunk. Measured on the digits resnet at N = 32 (cycles over the bound,
-# 1 / 2 / 4 lanes): 8 neurons 1.15 / 1.24 / 1.37x, 16 and 32 neurons 1.15 / 1.22 / 1.31x.
+# Neurons of a scan chunk. Estimated on the digits resnet at N = 32 (cycles over the bound,
+# 1 / 2 / 4 lanes, before the result queue): 8 neurons 1.15 / 1.24 / 1.37x, 16 and 32
+# neurons 1.15 / 1.22 / 1.31x; measured with the queue, 16: 1.11 / 1.14 / 1.19x.
 CHUNK_NEURONS = 16
 
 

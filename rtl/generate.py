@@ -24,14 +24,17 @@ __all__ = ["TOP", "generate"]
 TOP = "tsc_accelerator"
 
 
-def generate(qnet, out_dir, lanes=1, weight_memory="block"):
+def generate(qnet, out_dir, lanes=1, weight_memory="block", wrap=None):
     """Write the Verilog and parameter file for ``qnet``; return ``(Verilog path, the
-    elaborated TSCAccelerator)``."""
+    elaborated TSCAccelerator)``. ``wrap``: a component class taking ``(config, network)``
+    that holds the accelerator as its ``accelerator`` (a simulation top), made the top
+    module instead."""
     config = AcceleratorConfig.from_network(qnet, lanes, weight_memory)
-    dut = TSCAccelerator(config, qnet)
+    top = (wrap or TSCAccelerator)(config, qnet)
+    dut = top.accelerator if wrap else top
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    text = verilog.convert(dut, name=TOP, emit_src=False)
+    text = verilog.convert(top, name=TOP, emit_src=False)
     path = out / f"{TOP}.v"
     path.write_text(text)
     (out / f"{TOP}.json").write_text(json.dumps({

@@ -16,7 +16,6 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .address import table
-from .config import ceil_div
 from .summary import SummaryReadSignature
 
 __all__ = ["SourceScan"]

@@ -8,7 +8,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from model.fixedpoint import FixedPointFormat
-from rtl.config import AcceleratorConfig, ceil_div
+from rtl.config import AcceleratorConfig
 from rtl.golden import random_residual
 from rtl.scan import SourceScan
 from rtl.summary import SpikeSummary

@@ -19,6 +19,8 @@ from rtl.config import load_words
 from rtl.generate import TOP, generate
 from rtl.golden import expected
 
+from .logged import LoggedAccelerator
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "verif"
 SIMULATORS = ("verilator", "icarus")
@@ -26,6 +28,8 @@ SIMULATORS = ("verilator", "icarus")
 __all__ = ["BUILD", "SIMULATORS", "run_cocotb", "simulate", "cell_models"]
 
 ICE40_PRIMITIVES = ("SB_SPRAM256KA",)
+# Verilator's optimisation and the C++ compiler's -O2 (the runner's default is -Os)
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-O3", "--x-assign", "fast", "-CFLAGS", "-O2"]
 
 
 def _tool_env(simulator):
@@ -78,17 +82,24 @@ def _fields(layout):
     return {name: [field.offset, field.width] for name, field in layout}
 
 
-def run_cocotb(simulator, name, qnet, x, lanes, backpressure=0.0, weight_memory="block"):
+def run_cocotb(simulator, name, qnet, x, lanes, backpressure=0.0, weight_memory="block",
+               per_cycle=False):
     """Generate, build and run; return the testbench's report (cycles per image) with the
     wall-clock seconds of the simulation run (``seconds``). Weights in SPRAM start unknown:
-    the testbench loads them (and the thresholds) through ``i_load`` first."""
+    the testbench loads them (and the thresholds) through ``i_load`` first. Without
+    backpressure the output streams are logged in the simulated top
+    (:class:`verif.logged.LoggedAccelerator`) and read once per image, unless ``per_cycle``
+    asks for the plain top and the per-cycle monitor."""
     build = BUILD / f"{name}-{simulator}"
     build.mkdir(parents=True, exist_ok=True)
-    verilog, dut = generate(qnet, build / "rtl", lanes, weight_memory)
+    logged = backpressure == 0 and not per_cycle
+    verilog, dut = generate(qnet, build / "rtl", lanes, weight_memory,
+                            LoggedAccelerator if logged else None)
     vectors = {
         "load": load_words(dut.config, qnet) if weight_memory == "spram" else [],
         "load_fields": _fields(dut._load_layout),
-        "seed": 1, "backpressure": backpressure, "code_bits": dut.config.code_bits,
+        "seed": 1, "backpressure": backpressure, "logged": logged,
+        "code_bits": dut.config.code_bits,
         "spike_fields": _fields(dut._spike_layout),
         "potential_fields": _fields(dut._potential_layout),
         "images": [{"codes": w.codes, "spikes": [list(s) for s in w.spikes],
@@ -111,7 +122,7 @@ def simulate(simulator, build, verilog, top, test_module, env):
     runner = get_runner(simulator)
     sources = [verilog, *cell_models(verilog, build)]
     runner.build(sources=sources, hdl_toplevel=top, build_dir=build,
-                 build_args=["-Wno-fatal", "-Wno-lint"] if simulator == "verilator" else [],
+                 build_args=VERILATOR_ARGS if simulator == "verilator" else [],
                  timescale=("1ns", "1ps"), waves=waves, always=True)
     report = build / "report.json"
     report.unlink(missing_ok=True)

@@ -6,10 +6,9 @@ potentials, the class and the counters of each image. A driver streams codes in 
 gaps, two monitors capture every spike and potential under random backpressure, and the
 checker compares them all.
 
-Without backpressure the monitor is event driven: the streams are always ready, so every
-cycle with ``valid`` is a transfer, and the testbench wakes only when a stream's ``valid``
-rises and for the cycles it stays high, not on every clock edge (the per-cycle Python work
-was what limited Verilator to a few inferences per second).
+Without backpressure the simulated top logs the streams (``verif/logged.py``): the testbench
+sends an image's codes, waits for ``done`` and reads the logs, instead of waking on every
+clock edge (the per-cycle Python work limited Verilator to a few inferences per second).
 """
 
 import json
@@ -18,7 +17,7 @@ import random
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import First, ReadOnly, RisingEdge
+from cocotb.triggers import ReadOnly, RisingEdge
 
 
 def _field(value, fields, name, signed_bits=None):
@@ -37,7 +36,9 @@ class Tb:
 
     async def reset(self):
         self.dut.rst.value = 1
-        for name in ("i_code__valid", "i_load__valid", "o_spike__ready", "o_potential__ready"):
+        inputs = ("i_code__valid", "i_load__valid") + (
+            ("clear",) if self.v["logged"] else ("o_spike__ready", "o_potential__ready"))
+        for name in inputs:
             getattr(self.dut, name).value = 0
         for _ in range(3):
             await RisingEdge(self.dut.clk)
@@ -81,46 +82,53 @@ class Tb:
         await self.send("i_code", [code & mask for code in codes])
 
     def _capture(self, spike, potential):
-        """Record the transfers of this cycle; return whether it was the image's last."""
-        if spike:
-            p = int(self.dut.o_spike__payload.value)
-            self.spikes.append([_field(p, self.v["spike_fields"], n)
+        """Record one spike and one potential payload (ints, or None); return whether the
+        potential was the image's last."""
+        if spike is not None:
+            self.spikes.append([_field(spike, self.v["spike_fields"], n)
                                 for n in ("layer", "step", "index", "negative")])
-        if potential:
-            p = int(self.dut.o_potential__payload.value)
+        if potential is not None:
             fields = self.v["potential_fields"]
-            self.potentials.append(_field(p, fields, "value", signed_bits=True))
-            return bool(_field(p, fields, "last"))
+            self.potentials.append(_field(potential, fields, "value", signed_bits=True))
+            return bool(_field(potential, fields, "last"))
         return False
 
+    async def run_image(self, codes):
+        """Send an image and collect its spikes and potentials."""
+        self.spikes, self.potentials = [], []
+        if not self.v["logged"]:
+            monitor = cocotb.start_soon(self.monitor())
+            await self.drive_codes(codes)
+            await monitor
+            return
+        dut = self.dut
+        dut.clear.value = 1
+        await RisingEdge(dut.clk)
+        dut.clear.value = 0
+        await self.drive_codes(codes)
+        await RisingEdge(dut.done)
+        await ReadOnly()
+        for index in range(int(dut.spike_count.value)):
+            self._capture(int(dut.spike_log[index].value), None)
+        last = [self._capture(None, int(dut.potential_log[index].value))
+                for index in range(int(dut.potential_count.value))]
+        assert last and last[-1] and not any(last[:-1]), "the potentials' last flags are wrong"
+        await RisingEdge(dut.clk)
+
     async def monitor(self):
-        """Capture spikes and potentials until the last potential of the image."""
-        if self.v["backpressure"] == 0:
-            return await self._monitor_events()
+        """Capture spikes and potentials under backpressure, cycle by cycle, until the last
+        potential of the image."""
         while True:
             spike_ready, pot_ready = self._ready(), self._ready()
             self.dut.o_spike__ready.value = spike_ready
             self.dut.o_potential__ready.value = pot_ready
             await ReadOnly()  # sample the handshake that the next clock edge completes
-            last = self._capture(spike_ready and int(self.dut.o_spike__valid.value),
-                                 pot_ready and int(self.dut.o_potential__valid.value))
-            await RisingEdge(self.dut.clk)
-            if last:
-                return
-
-    async def _monitor_events(self):
-        dut = self.dut
-        dut.o_spike__ready.value = 1
-        dut.o_potential__ready.value = 1
-        rises = (RisingEdge(dut.o_spike__valid), RisingEdge(dut.o_potential__valid))
-        while True:
-            await ReadOnly()
-            spike, potential = int(dut.o_spike__valid.value), int(dut.o_potential__valid.value)
-            if not spike and not potential:
-                await First(*rises)  # nothing to take until a valid rises
-                continue
+            spike = int(self.dut.o_spike__payload.value) \
+                if spike_ready and int(self.dut.o_spike__valid.value) else None
+            potential = int(self.dut.o_potential__payload.value) \
+                if pot_ready and int(self.dut.o_potential__valid.value) else None
             last = self._capture(spike, potential)
-            await RisingEdge(dut.clk)
+            await RisingEdge(self.dut.clk)
             if last:
                 return
 
@@ -129,17 +137,14 @@ class Tb:
 async def inference_matches_golden_model(dut):
     with open(os.environ["TSC_VECTORS"]) as f:
         vectors = json.load(f)
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns", impl="gpi").start())
     tb = Tb(dut, vectors)
     await tb.reset()
     await tb.load(vectors["load"])
     counters = list(vectors["images"][0]["counters"])
     cycles = []
     for number, image in enumerate(vectors["images"]):
-        tb.spikes, tb.potentials = [], []
-        monitor = cocotb.start_soon(tb.monitor())
-        await tb.drive_codes(image["codes"])
-        await monitor
+        await tb.run_image(image["codes"])
         await ReadOnly()  # the state the last transfer's clock edge left
         where = f"image {number}"
         assert tb.spikes == image["spikes"], f"{where}: spikes differ"

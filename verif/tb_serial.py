@@ -54,7 +54,7 @@ async def tx_to_host(dut, master, divisor):
 async def host_tool_over_uart(dut):
     with open(os.environ["TSC_E2E"]) as f:
         setup = json.load(f)
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns", impl="gpi").start())
     dut.rx.value = 1
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)

@@ -52,14 +52,16 @@ def digits_cnn():
     return qnet, split
 
 
-@pytest.mark.parametrize("simulator, images", [("verilator", 8), ("icarus", 1)])
+@pytest.mark.parametrize("simulator, images", [("verilator", None), ("icarus", 1)])
 def test_digits_cnn(simulator, images, digits_cnn):
     # 3x3 convolutions with padding, sum pooling before the second convolution and before
-    # the classifier (flatten, then linear): about 79k cycles per image at 4 lanes
+    # the classifier (flatten, then linear): about 72k cycles per image at 4 lanes. Verilator
+    # runs the whole test split (360 images) with the event-driven monitor.
     qnet, split = digits_cnn
-    report = run_cocotb(simulator, "digits-cnn", qnet, split.x_test[:images], lanes=4,
+    x = split.x_test[:images]
+    report = run_cocotb(simulator, "digits-cnn", qnet, x, lanes=4,
                         weight_memory="spram" if simulator == "verilator" else "block")
-    assert report["images"] == images
+    assert report["images"] == len(x)
 
 
 @pytest.fixture(scope="module")
