@@ -161,3 +161,21 @@ def test_weights_in_two_spram_banks():
     assert config.weight_depth > SPRAM_WORDS and config.spram_blocks == 2
     x = torch.rand(3, 64, generator=torch.Generator().manual_seed(5)) * 2 - 1
     run_cocotb("verilator", "spram-banks", qnet, x, lanes=2, weight_memory="spram")
+
+
+@pytest.mark.slow
+def test_reduced_width_resnet20():
+    # a CIFAR-shaped ResNet-20 at a quarter of its width (4, 8 and 16 channels; 9 junctions:
+    # 7 identity gains and 2 pooled 1x1 projections) with random int8 weights, on 32x32x3
+    # inputs, N = 8: every layer down to the 19th spikes, so junctions at depth are checked
+    # (about 840k cycles per image at 4 lanes)
+    from model.zoo import resnet20
+    qnet = randomized(resnet20(width=0.25).eval(), (3, 32, 32), 8, FixedPointFormat(), seed=0,
+                      threshold_range=(50, 500))
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    config = AcceleratorConfig.from_network(qnet, 4)
+    assert len(config.shortcuts) == 9 and sum(p.gain for p in config.shortcuts) == 7
+    trains = qnet.run(x, record=True).spikes
+    assert all((train != 0).any() for train in trains)
+    report = run_cocotb("verilator", "resnet20-quarter", qnet, x, lanes=4)
+    assert report["images"] == 2
