@@ -13,6 +13,7 @@ import json
 import sys
 import time
 
+from model.cli import positive_float, positive_int
 from model.data import load_digits, scale_pixels
 from model.netfile import NetworkFileError, read_network
 from rtl.config import NetworkMismatch
@@ -73,9 +74,11 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
     parser.add_argument("--network", required=True, help="network file")
-    parser.add_argument("--images", type=int, default=100, help="digits test images to run")
-    parser.add_argument("--baud", type=int, default=1_000_000)
-    parser.add_argument("--timeout", type=float, default=2.0, help="seconds per reply")
+    parser.add_argument("--images", type=positive_int, default=100,
+                        help="digits test images to run")
+    parser.add_argument("--baud", type=positive_int, default=1_000_000)
+    parser.add_argument("--timeout", type=positive_float, default=2.0,
+                        help="seconds per reply")
     parser.add_argument("--check", action="store_true",
                         help="compare every potential and counter with the golden model")
     parser.add_argument("--no-load", action="store_true", help="use the network already loaded")

@@ -21,9 +21,10 @@ from amaranth.lib.cdc import ResetSynchronizer
 
 from fpga.boards import BOARDS, get_board, ice40_pll
 from fpga.protocol import MAX_PAYLOAD
+from model.cli import non_negative_int, positive_float, positive_int, power_of_two
 from model.netfile import NetworkFileError, read_network
 
-from .config import SPRAM_WORDS, WEIGHT_MEMORIES, AcceleratorConfig, NetworkMismatch
+from .config import MAX_LANES, SPRAM_WORDS, WEIGHT_MEMORIES, AcceleratorConfig, NetworkMismatch
 from .neuron import NeuronLane
 from .serial_top import SerialAccelerator
 
@@ -363,14 +364,15 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--board", default="icebreaker")
     parser.add_argument("--network", help="network file (default: train and export digits)")
-    parser.add_argument("--lanes", type=int, default=2)
+    parser.add_argument("--lanes", type=power_of_two(MAX_LANES), default=2)
     parser.add_argument("--weights", choices=("auto",) + WEIGHT_MEMORIES, default="auto",
                         help="weight memory: block RAM, SPRAM (iCE40UP5K; loaded over the "
                              "serial port), or auto: block RAM where the weights fit")
-    parser.add_argument("--clock", type=float, default=None, help="MHz (default: the board's)")
-    parser.add_argument("--baud", type=int, default=1_000_000)
+    parser.add_argument("--clock", type=positive_float, default=None,
+                        help="MHz (default: the board's)")
+    parser.add_argument("--baud", type=positive_int, default=1_000_000)
     parser.add_argument("--out", default="build/board")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=non_negative_int, default=None,
                         help="nextpnr's placement seed (fmax varies by a few MHz with it)")
     parser.add_argument("--list-boards", action="store_true")
     parser.add_argument("--estimate", action="store_true",

@@ -32,7 +32,7 @@ from model.network import AvgPool, Conv2d, Flatten, Gain, Linear
 from model.simulate import ROUNDINGS
 
 __all__ = ["AcceleratorConfig", "LayerGeometry", "InputPath", "NetworkMismatch", "WEIGHT_MEMORIES",
-           "SPRAM_WORDS", "CHUNK_NEURONS", "ceil_div", "weight_images", "load_words"]
+           "SPRAM_WORDS", "CHUNK_NEURONS", "MAX_LANES", "ceil_div", "weight_images", "load_words"]
 
 WEIGHT_MEMORIES = ("block", "spram")
 SPRAM_WORDS = 16384  # 16-bit words of one iCE40UP5K SPRAM (SB_SPRAM256KA)
@@ -40,6 +40,7 @@ SPRAM_WORDS = 16384  # 16-bit words of one iCE40UP5K SPRAM (SB_SPRAM256KA)
 # 1 / 2 / 4 lanes, before the result queue): 8 neurons 1.15 / 1.24 / 1.37x, 16 and 32
 # neurons 1.15 / 1.22 / 1.31x; measured with the queue, 16: 1.11 / 1.14 / 1.19x.
 CHUNK_NEURONS = 16
+MAX_LANES = 64  # the lanes' effects are summed by adder chains; UP5K and ECP5-85F fit far fewer
 
 
 class NetworkMismatch(ValueError):
@@ -235,8 +236,10 @@ class AcceleratorConfig:
                              f"then the output layer), not {self.layers!r}")
         if not isinstance(self.steps, int) or self.steps < 2:
             raise ValueError(f"steps must be an integer of at least 2, not {self.steps!r}")
-        if not isinstance(self.lanes, int) or self.lanes < 1 or self.lanes & (self.lanes - 1):
-            raise ValueError(f"lanes must be a power of two, not {self.lanes!r}")
+        if not isinstance(self.lanes, int) or not 1 <= self.lanes <= MAX_LANES or \
+                self.lanes & (self.lanes - 1):
+            raise ValueError(f"lanes must be a power of two from 1 to {MAX_LANES}, not "
+                             f"{self.lanes!r}")
         if not isinstance(self.chunk_neurons, int) or self.chunk_neurons < 1 or \
                 self.chunk_neurons & (self.chunk_neurons - 1):
             raise ValueError(f"chunk_neurons must be a power of two, not {self.chunk_neurons!r}")

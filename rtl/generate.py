@@ -14,10 +14,11 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
+from model.cli import power_of_two
 from model.netfile import NetworkFileError, read_network
 
 from .accelerator import TSCAccelerator
-from .config import WEIGHT_MEMORIES, AcceleratorConfig, NetworkMismatch
+from .config import MAX_LANES, WEIGHT_MEMORIES, AcceleratorConfig, NetworkMismatch
 
 __all__ = ["TOP", "generate"]
 
@@ -51,7 +52,8 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--network", required=True, help="network file (python -m model.export)")
     parser.add_argument("-o", "--out", default="build/verilog", help="output directory")
-    parser.add_argument("--lanes", type=int, default=1, help="neurons per cycle (power of 2)")
+    parser.add_argument("--lanes", type=power_of_two(MAX_LANES), default=1,
+                        help="neurons per cycle (a power of two)")
     parser.add_argument("--weights", choices=WEIGHT_MEMORIES, default="block",
                         help="weight memory (spram: iCE40UP5K, loaded through i_load)")
     args = parser.parse_args(argv)

@@ -221,7 +221,7 @@ def test_config_refuses_what_it_cannot_run():
     config = AcceleratorConfig.from_network(qnet, 2)
     with pytest.raises(NetworkMismatch, match=r"layer 0 has 6 neurons, the accelerator 5 \(\+1\)"):
         config.check_network(other)
-    with pytest.raises(ValueError, match="lanes must be a power of two, not 3"):
+    with pytest.raises(ValueError, match="lanes must be a power of two from 1 to 64, not 3"):
         AcceleratorConfig(4, (5, 3), 5, lanes=3)
     with pytest.raises(TypeError, match="config must be an AcceleratorConfig"):
         TSCAccelerator({"inputs": 4})

@@ -49,3 +49,29 @@ def test_bad_arguments_are_clear(tmp_path):
     done = subprocess.run([sys.executable, "-m", "model.export", "--checkpoint", "junk.pt"],
                           cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode != 0 and "not a readable checkpoint" in done.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["rtl.build", "--baud", "0"], "--baud: must be at least 1, not 0"),
+    (["rtl.build", "--clock", "0"], "--clock: must be more than 0, not 0"),
+    (["rtl.build", "--clock", "nan"], "--clock: expected a finite number, not 'nan'"),
+    (["rtl.build", "--lanes", "3"], "--lanes: must be a power of two from 1 to 64, not 3"),
+    (["rtl.build", "--seed", "-1"], "--seed: must be 0 or more, not -1"),
+    (["rtl.generate", "--network", "n.tscn", "--lanes", "1024"],
+     "--lanes: must be a power of two from 1 to 64, not 1024"),
+    (["fpga.run", "--port", "p", "--network", "n.tscn", "--images", "0"],
+     "--images: must be at least 1, not 0"),
+    (["fpga.run", "--port", "p", "--network", "n.tscn", "--images", "-3"],
+     "--images: must be at least 1, not -3"),
+    (["fpga.run", "--port", "p", "--network", "n.tscn", "--timeout", "-1"],
+     "--timeout: must be more than 0, not -1"),
+    (["fpga.run", "--port", "p", "--network", "n.tscn", "--timeout", "inf"],
+     "--timeout: expected a finite number, not 'inf'"),
+    (["fpga.run", "--port", "p", "--network", "n.tscn", "--baud", "0"],
+     "--baud: must be at least 1, not 0"),
+])
+def test_bad_numbers_are_refused_when_parsed(argv, message, tmp_path):
+    done = subprocess.run([sys.executable, "-m", *argv], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

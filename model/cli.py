@@ -1,0 +1,50 @@
+"""Argument types shared by the command lines: a bad number is refused when it is parsed,
+with a message naming what is accepted (argparse then exits with status 2)."""
+
+import argparse
+import math
+
+__all__ = ["positive_int", "positive_float", "non_negative_int", "power_of_two"]
+
+
+def _number(text, kind):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {'an integer' if kind is int else 'a number'}, not {text!r}") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, not {text!r}")
+    return value
+
+
+def positive_int(text):
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def non_negative_int(text):
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def positive_float(text):
+    value = _number(text, float)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def power_of_two(largest):
+    """An argparse type: a power of two from 1 to ``largest``."""
+    def parse(text):
+        value = _number(text, int)
+        if value < 1 or value > largest or value & (value - 1):
+            raise argparse.ArgumentTypeError(
+                f"must be a power of two from 1 to {largest}, not {value}")
+        return value
+    return parse
