@@ -271,7 +271,7 @@ class TSCAccelerator(wiring.Component):
                     # padding neurons never hold a block (their SYN ops add nothing)
                     issue(Op.SCAN, scan.address, lambda k: 1)
                 with m.If(scan.o_result.valid):
-                    with m.If(result.mask != 0):
+                    with m.If(result.spikes):
                         m.d.sync += [pending.eq(result.mask),
                                      pending_negative.eq(result.negative),
                                      last_word.eq(result.last)]

@@ -46,9 +46,10 @@ class SourceScan(wiring.Component):
     spike, spike_negative : In(lanes)
         The lanes' results of the SCAN op issued ``latency`` cycles before.
     summary : Out(SummaryReadSignature)
-    o_result : Out(stream.Signature(mask, negative, skip, last))
+    o_result : Out(stream.Signature(mask, negative, spikes, skip, last))
         Each slot in order: a skipped chunk (``skip``, no spikes), or a scanned word and its
-        lanes' spikes; ``last`` for the source's last slot of the step.
+        lanes' spikes (``spikes``: any, decided before the queue); ``last`` for the source's
+        last slot of the step.
     """
 
     def __init__(self, config, latency):
@@ -56,7 +57,7 @@ class SourceScan(wiring.Component):
         self.latency = latency
         self.depth = latency + 2  # slots in flight and queued: one result per cycle
         self._result = data.StructLayout({"mask": c.lanes, "negative": c.lanes,
-                                          "skip": 1, "last": 1})
+                                          "spikes": 1, "skip": 1, "last": 1})
         super().__init__({
             "path": In(range(len(c.paths))), "step": In(range(c.steps)),
             "start": In(1), "go": In(1),
@@ -100,7 +101,8 @@ class SourceScan(wiring.Component):
             (~at_chunk | known | fetched)
         skip = at_chunk & ~bit
         chunk_words = Mux(group == last_chunk[p], last_chunk_words[p], chunk)
-        last = Mux(skip, word + chunk_words, word + 1) == words[p]
+        # both ends from registers, so that only the choice follows the summary's read
+        last = Mux(skip, word + chunk_words == words[p], word + 1 == words[p])
         slot = Signal()
         m.d.comb += [slot.eq(ready), self.issue.eq(ready & ~skip),
                      self.address.eq(base[p] + word)]
@@ -130,6 +132,7 @@ class SourceScan(wiring.Component):
         result = data.View(self._result, queue.w_data)
         m.d.comb += [queue.w_en.eq(flags[0]), result.skip.eq(flags[1]),
                      result.last.eq(flags[2]), result.mask.eq(self.spike),
+                     result.spikes.eq(self.spike != 0),
                      result.negative.eq(self.spike_negative),
                      self.o_result.valid.eq(queue.r_rdy), self.o_result.payload.eq(queue.r_data),
                      queue.r_en.eq(self.o_result.ready)]
