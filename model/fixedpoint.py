@@ -71,9 +71,10 @@ class FixedPointFormat:
     def check_weights(self, weights, where):
         """Raise :class:`ValueError` naming ``where`` if a weight is outside the symmetric range."""
         if weights.numel() and int(weights.abs().max()) > self.weight_max:
+            worst = int(weights.flatten()[weights.abs().flatten().argmax()])
             raise ValueError(
-                f"{where}: weight {int(weights.abs().max())} does not fit in {self.weight_bits} "
-                f"signed bits (|w| <= {self.weight_max}); requantize the network"
+                f"{where}: weight {worst} does not fit in {self.weight_bits} signed bits "
+                f"(|w| <= {self.weight_max}); requantize the network"
             )
 
     def check_threshold(self, threshold, where):

@@ -170,3 +170,12 @@ def test_version_1_refuses_shortcuts(residual_qnet):
     old = data[:8] + struct.pack("<H", 1) + data[10:-4]
     with pytest.raises(NetworkFileError, match="version 1 files have no shortcuts"):
         decode_network(old + struct.pack("<I", zlib.crc32(old)))
+
+
+def test_a_refused_weight_is_named_with_its_sign():
+    from model.fixedpoint import FixedPointFormat
+    fmt = FixedPointFormat()
+    with pytest.raises(ValueError, match=r"layer 0: weight -128 does not fit in 8 signed bits"):
+        fmt.check_weights(torch.tensor([[3, -128], [127, 0]]), "layer 0")
+    with pytest.raises(ValueError, match=r"layer 0: weight 200 does not fit"):
+        fmt.check_weights(torch.tensor([[3, -128], [200, 0]]), "layer 0")
