@@ -4,15 +4,17 @@ One inference: ``inputs`` codes arrive on ``i_code`` and are stored as block len
 scheduler then runs the windows of ``docs/tsc-neuron.md`` one after another. In window
 ``w`` layer ``w`` integrates while its source (the inputs for ``w = 0``, hidden layer
 ``w - 1`` otherwise) fires. For each step ``t`` the scheduler scans the source neurons,
-``lanes`` per cycle (SCAN); each spike, in ascending source index, goes out on ``o_spike``
-and is applied to every target neuron its kernel reaches, ``lanes`` per cycle (SYN: one
-weight read and one saturating addition each). A residual junction then scans each
-shortcut's source the same way: its blocks, stored since its own window, are replayed in
-the junction's window (synaptic additions and weight reads, not spikes: nothing goes out on
-``o_spike``). Then every target neuron takes ``V += dV/dt`` (MEM). At the end
-of a hidden layer's window its block lengths are computed (DIV, ``(N - 1).bit_length()``
-cycles per group). After the last window the output layer's potentials stream out on
-``o_potential`` and ``class_index`` holds their argmax (lowest index on ties).
+``lanes`` per cycle (SCAN), skipping in one cycle each chunk that the spike summary shows
+without a spike at ``t`` (:mod:`rtl.scan`, :mod:`rtl.summary`); each spike, in ascending
+source index, goes out on ``o_spike`` and is applied to every target neuron its kernel
+reaches, ``lanes`` per cycle (SYN: one weight read and one saturating addition each). A
+residual junction then scans each shortcut's source the same way: its blocks, stored since
+its own window, are replayed in the junction's window (synaptic additions and weight reads,
+not spikes: nothing goes out on ``o_spike``). Then every target neuron takes
+``V += dV/dt`` (MEM). At the end of a hidden layer's window its block lengths are computed
+(DIV, ``(N - 1).bit_length()`` cycles per group) and recorded in the spike summary. After
+the last window the output layer's potentials stream out on ``o_potential`` and
+``class_index`` holds their argmax (lowest index on ties).
 """
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
