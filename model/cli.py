@@ -3,8 +3,10 @@ with a message naming what is accepted (argparse then exits with status 2)."""
 
 import argparse
 import math
+import os
+from pathlib import Path
 
-__all__ = ["positive_int", "positive_float", "non_negative_int", "power_of_two"]
+__all__ = ["positive_int", "positive_float", "non_negative_int", "power_of_two", "output_file"]
 
 
 def _number(text, kind):
@@ -48,3 +50,16 @@ def power_of_two(largest):
                 f"must be a power of two from 1 to {largest}, not {value}")
         return value
     return parse
+
+
+def output_file(text):
+    """An argparse type: a file that can be written, checked before any long work."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"{text}: cannot write there")
+    return path

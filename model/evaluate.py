@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .balance import balance
+from .cli import output_file, positive_int
 from .convert import ann_forward, convert
 from .data import SEED, load_digits
 from .networks import ARCHITECTURES, build
@@ -294,14 +295,18 @@ def main(argv=None):
     parser.add_argument("--statistic", choices=("max", "percentile"), default="max")
     parser.add_argument("--target", type=float, default=0.995,
                         help="agreement that defines equal fidelity (default 0.995)")
-    parser.add_argument("--test-limit", type=int, default=None,
+    parser.add_argument("--test-limit", type=positive_int, default=None,
                         help="use only the first N test images")
-    parser.add_argument("--plot", help="write accuracy/additions vs latency to this PNG")
+    parser.add_argument("--plot", type=output_file,
+                        help="write accuracy/additions vs latency to this PNG")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args(argv)
     rows = args.methods
     if args.checkpoint:
-        arch, model, _ = load_checkpoint(args.checkpoint)
+        try:
+            arch, model, _ = load_checkpoint(args.checkpoint)
+        except ValueError as error:
+            sys.exit(f"error: {error}")
     else:
         arch = args.arch
         print(f"training {arch} on digits (no --checkpoint given)", file=sys.stderr)

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 
+from .cli import output_file
 from .convert import ann_forward, convert
 from .data import load_digits
 from .fixedpoint import FixedPointFormat
@@ -26,7 +27,8 @@ def main(argv=None):
     parser.add_argument("--checkpoint", help="a checkpoint from python -m model.train")
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="mlp",
                         help="architecture to train when no checkpoint is given")
-    parser.add_argument("-o", "--out", default="network.tscn", help="network file to write")
+    parser.add_argument("-o", "--out", type=output_file, default="network.tscn",
+                        help="network file to write")
     parser.add_argument("--steps", type=int, default=16, help="time steps per window N")
     parser.add_argument("--alpha", type=float, default=0.8)
     parser.add_argument("--statistic", choices=("max", "percentile"), default="max")
@@ -43,7 +45,10 @@ def main(argv=None):
         parser.error(str(error))
 
     if args.checkpoint:
-        arch, model, _ = load_checkpoint(args.checkpoint)
+        try:
+            arch, model, _ = load_checkpoint(args.checkpoint)
+        except ValueError as error:
+            sys.exit(f"error: {error}")
     else:
         arch = args.arch
         print(f"training {arch} on digits (no --checkpoint given)", file=sys.stderr)
@@ -59,10 +64,13 @@ def main(argv=None):
         sys.exit(f"error: {error}")
     result = qnet.run(split.x_test)
     ann = ann_forward(model, split.x_test).argmax(1)
-    size = write_network(args.out, qnet)
+    try:
+        size = write_network(args.out, qnet)
+    except OSError as error:
+        sys.exit(f"error: {args.out}: cannot write the network file ({error.strerror})")
     read_network(args.out)  # what was written must load
     summary = {
-        "network": args.out, "bytes": size, "arch": arch, "steps": args.steps,
+        "network": str(args.out), "bytes": size, "arch": arch, "steps": args.steps,
         "thresholds": [int(t) for t in qnet.network.thresholds],
         "format": fmt.to_dict(), "rounding": args.rounding,
         "accuracy": float((result.prediction == split.y_test).float().mean()),

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .cli import output_file
 from .data import SEED, load_digits
 from .networks import ARCHITECTURES, build
 
@@ -54,16 +55,24 @@ def save_checkpoint(path, arch, model, test_accuracy):
 
 def load_checkpoint(path):
     """Return ``(arch, model, test_accuracy)`` from a checkpoint written by :func:`train`."""
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: no such checkpoint file (write one with python -m "
+                         f"model.train)")
     try:
         data = torch.load(path, weights_only=True)
-    except FileNotFoundError:
-        raise
     except Exception as error:
         raise ValueError(f"{path}: not a readable checkpoint ({error})") from error
     if not isinstance(data, dict) or data.get("format") != "tsc-snn-checkpoint":
         raise ValueError(f"{path}: not a tsc-snn checkpoint (write one with python -m model.train)")
+    if data.get("arch") not in ARCHITECTURES:
+        raise ValueError(f"{path}: unknown architecture {data.get('arch')!r}; this version "
+                         f"knows {', '.join(sorted(ARCHITECTURES))}")
     model, _, _ = build(data["arch"])
-    model.load_state_dict(data["state_dict"])
+    try:
+        model.load_state_dict(data["state_dict"])
+    except (KeyError, RuntimeError) as error:
+        raise ValueError(f"{path}: its weights do not fit the {data['arch']} architecture "
+                         f"({str(error).splitlines()[0]})") from error
     model.eval()
     return data["arch"], model, data["test_accuracy"]
 
@@ -73,7 +82,7 @@ def main(argv=None):
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="mlp")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("-o", "--out", type=Path, default=None,
+    parser.add_argument("-o", "--out", type=output_file, default=None,
                         help="checkpoint path (default: ARCH.pt)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)

@@ -75,3 +75,40 @@ def test_bad_numbers_are_refused_when_parsed(argv, message, tmp_path):
                           text=True, timeout=120)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _refused(argv, cwd):
+    done = subprocess.run([sys.executable, "-m", *argv], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    return done.stderr
+
+
+def test_file_problems_are_one_line_naming_the_file(tmp_path):
+    (tmp_path / "picture.pt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "folder.pt").mkdir()
+    import torch
+    torch.save({"format": "tsc-snn-checkpoint", "arch": "lenet", "state_dict": {}},
+               tmp_path / "other.pt")
+    torch.save({"format": "tsc-snn-checkpoint", "arch": "cnn", "state_dict": {},
+                "test_accuracy": 0.5}, tmp_path / "hollow.pt")
+    for module in ("model.export", "model.evaluate"):
+        assert "missing.pt: no such checkpoint file" in _refused(
+            [module, "--checkpoint", "missing.pt"], tmp_path)
+        for name in ("picture.pt", "empty.pt", "folder.pt"):
+            assert f"{name}: no" in _refused([module, "--checkpoint", name], tmp_path)
+        assert "other.pt: unknown architecture 'lenet'" in _refused(
+            [module, "--checkpoint", "other.pt"], tmp_path)
+        assert "hollow.pt: its weights do not fit the cnn architecture" in _refused(
+            [module, "--checkpoint", "hollow.pt"], tmp_path)
+    # outputs are checked before any training or conversion
+    assert "folder.pt is a folder" in _refused(["model.train", "-o", "folder.pt"], tmp_path)
+    assert "the folder nowhere does not exist" in _refused(
+        ["model.export", "-o", "nowhere/n.tscn"], tmp_path)
+    assert "the folder empty.pt does not exist" in _refused(
+        ["model.evaluate", "--plot", "empty.pt/fig.png"], tmp_path)
+    assert "--test-limit: must be at least 1, not 0" in _refused(
+        ["model.evaluate", "--test-limit", "0"], tmp_path)
+    assert "--test-limit: must be at least 1, not -1" in _refused(
+        ["model.evaluate", "--test-limit", "-1"], tmp_path)
