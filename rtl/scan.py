@@ -97,14 +97,14 @@ class SourceScan(wiring.Component):
 
         outstanding = Signal(range(self.depth + 1))
         at_chunk = (group & (chunk - 1)) == 0 if chunk > 1 else Const(1)
-        ready = active & ~self.start & self.go & (outstanding < self.depth) & \
-            (~at_chunk | known | fetched)
+        slot = Signal()  # a slot goes out in this cycle
+        m.d.comb += slot.eq(active & ~self.start & self.go & (outstanding < self.depth) &
+                            (~at_chunk | known | fetched))
         skip = at_chunk & ~bit
         chunk_words = Mux(group == last_chunk[p], last_chunk_words[p], chunk)
         # both ends from registers, so that only the choice follows the summary's read
         last = Mux(skip, word + chunk_words == words[p], word + 1 == words[p])
-        slot = Signal()
-        m.d.comb += [slot.eq(ready), self.issue.eq(ready & ~skip),
+        m.d.comb += [self.issue.eq(slot & ~skip),
                      self.address.eq(base[p] + word)]
         with m.If(slot):
             with m.If(last):

@@ -87,12 +87,11 @@ class SpikeSummary(wiring.Component):
                                                  Mux(fresh, start, address + 1)), address)),
             new_chunk.eq(Mux(self.first, 0, chunk) | self.bits),
         ]
-        pending = Signal()
-        m.d.sync += [pending.eq(self.record), write.en.eq(self.record)]
+        m.d.sync += write.en.eq(self.record)
         with m.If(self.record):
             m.d.sync += [address.eq(new_address), chunk.eq(new_chunk), fresh.eq(0),
                          write.addr.eq(new_address), write.data.eq(new_chunk)]
         with m.If(self.restart & ~self.record):
             m.d.sync += [start.eq(self.base), fresh.eq(1)]
-        m.d.comb += self.busy.eq(pending)
+        m.d.comb += self.busy.eq(write.en)
         return m

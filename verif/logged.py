@@ -62,10 +62,10 @@ class LoggedAccelerator(wiring.Component):
                 m.d.comb += getattr(inner, name).eq(getattr(self, name))
             else:
                 m.d.comb += getattr(self, name).eq(getattr(inner, name))
-        for stream, count, depth in ((inner.o_spike, self.spike_count, self.spike_depth),
-                                     (inner.o_potential, self.potential_count,
-                                      self.potential_depth)):
-            name = "spike_log" if stream is inner.o_spike else "potential_log"
+        for name, stream, count, depth in (
+                ("spike_log", inner.o_spike, self.spike_count, self.spike_depth),
+                ("potential_log", inner.o_potential, self.potential_count,
+                 self.potential_depth)):
             m.submodules[name] = log = Memory(shape=stream.payload.shape(), depth=depth,
                                               init=[])
             write = log.write_port()
