@@ -17,6 +17,7 @@ Reading checks every field; a corrupt, truncated or foreign file raises
 """
 
 import json
+import math
 import struct
 import zlib
 from dataclasses import replace
@@ -25,7 +26,8 @@ from pathlib import Path
 import torch
 
 from .fixedpoint import FixedPointFormat
-from .network import WEIGHTED, AvgPool, Conv2d, Flatten, Gain, Layer, Linear, Network
+from .netschema import NetworkFileError, check_header
+from .network import AvgPool, Conv2d, Flatten, Gain, Layer, Linear, Network
 from .quantize import IntegerNetwork
 
 __all__ = ["MAGIC", "VERSION", "NetworkFileError", "write_network", "read_network",
@@ -36,10 +38,6 @@ VERSION = 2
 # version 1 is version 2 without residual junctions (no "shortcuts", no "gain" op)
 READABLE_VERSIONS = (1, 2)
 _PREFIX = struct.Struct("<8sHHII")
-
-
-class NetworkFileError(ValueError):
-    """A network file that cannot be loaded, with the reason."""
 
 
 def _store(payload, weight):
@@ -81,98 +79,76 @@ def write_network(path, qnet):
     return len(data)
 
 
-def _op_from_dict(entry, weight, where, version):
-    kind = entry.get("op")
-    if kind == "gain" and version >= 2:
-        if tuple(weight.shape) != (1,):
-            raise NetworkFileError(f"{where}: a gain's weight has shape [1], not "
-                                   f"{list(weight.shape)}")
-        return Gain(weight)
-    if kind == "avgpool":
-        return AvgPool(int(entry["kernel"]))
-    if kind == "flatten":
-        return Flatten()
-    if kind == "linear":
-        return Linear(weight)
-    if kind == "conv2d":
-        return Conv2d(weight, stride=int(entry["stride"]), padding=int(entry["padding"]))
-    raise NetworkFileError(f"{where}: unknown op {kind!r}")
+# the op classes by the names the header gives them; the header's schema has checked every
+# field before this file builds anything from it (model/netschema.py)
+_OPS = {
+    "linear": lambda entry, weight: Linear(weight),
+    "conv2d": lambda entry, weight: Conv2d(weight, entry["stride"], entry["padding"]),
+    "gain": lambda entry, weight: Gain(weight),
+    "avgpool": lambda entry, weight: AvgPool(entry["kernel"]),
+    "flatten": lambda entry, weight: Flatten(),
+}
 
 
-def _weights(spec, payload, where):
-    shape = tuple(int(d) for d in spec["shape"])
-    offset = int(spec["offset"])
-    count = 1
-    for d in shape:
-        count *= d
-    if offset < 0 or offset + count > len(payload):
-        raise NetworkFileError(f"{where}: weights [{offset}, {offset + count}) lie outside "
-                               f"the {len(payload)}-byte payload")
-    return torch.frombuffer(bytearray(payload[offset:offset + count]),
-                            dtype=torch.int8).to(torch.int64).reshape(shape)
+def _weights(spec, payload):
+    count = math.prod(spec["shape"])
+    data = bytearray(payload[spec["offset"]:spec["offset"] + count])
+    return torch.frombuffer(data, dtype=torch.int8).to(torch.int64).reshape(spec["shape"])
 
 
-def _path(entry, payload, where, version, name, shortcut):
-    """The ops of one input path (a layer's main input or a shortcut), checked to map
-    ``in_shape`` to ``out_shape`` with exactly one weighted op; returns a :class:`Layer`."""
-    weight = _weights(entry["weights"], payload, where)
-    ops = tuple(_op_from_dict(op, weight, where, version) for op in entry["ops"])
-    if not shortcut and any(isinstance(op, Gain) for op in ops):
-        raise NetworkFileError(f"{where}: a gain op belongs on a shortcut, not on a layer's "
-                               f"main input")
-    if sum(isinstance(op, WEIGHTED) for op in ops) != 1:
-        kinds = "linear, conv2d or gain" if version >= 2 else "linear or conv2d"
-        raise NetworkFileError(f"{where}: needs exactly one {kinds} op")
-    in_shape = tuple(int(d) for d in entry["in_shape"])
-    out_shape = tuple(int(d) for d in entry["out_shape"])
-    shape_now = in_shape
-    for op in ops:
-        shape_now = op.out_shape(shape_now)
-    if shape_now != out_shape:
-        raise NetworkFileError(f"{where}: ops map {in_shape} to {shape_now}, but the file "
-                               f"says {out_shape}")
+def _path(entry, payload, where, name):
+    """One input path (a layer's main input or a shortcut) as a :class:`Layer`, its ops
+    checked to map ``in_shape`` to ``out_shape``."""
+    weight = _weights(entry["weights"], payload)
+    ops = tuple(_OPS[op["op"]](op, weight) for op in entry["ops"])
+    in_shape, out_shape = tuple(entry["in_shape"]), tuple(entry["out_shape"])
+    shape = in_shape
+    for number, op in enumerate(ops):
+        try:
+            shape = op.out_shape(shape)
+        except ValueError as error:
+            raise NetworkFileError(f"{where}.ops[{number}]: {error}") from None
+    if shape != out_shape:
+        raise NetworkFileError(f"{where}: ops map {in_shape} to {shape}, but out_shape is "
+                               f"{out_shape}")
     return Layer(name, ops, in_shape, out_shape)
 
 
-def _layer(entry, payload, index, last, version):
-    where = f"layer {index}"
-    try:
-        layer = _path(entry, payload, where, version, entry["name"], shortcut=False)
-        shortcuts = entry.get("shortcuts", [])
-        if version < 2 and shortcuts:
-            raise NetworkFileError(f"{where}: version 1 files have no shortcuts; re-export "
-                                   f"the network")
-        paths = []
-        for number, shortcut in enumerate(shortcuts):
-            at = f"{where} shortcut {number}"
-            source = shortcut["source"]
-            if not isinstance(source, int) or not -1 <= source < index:
-                raise NetworkFileError(f"{at}: source {source!r} is not the input (-1) or a "
-                                       f"layer before layer {index}")
-            path = _path(shortcut, payload, at, version, f"{entry['name']}.shortcut",
-                         shortcut=True)
+def _network(header, payload, source):
+    """The :class:`Network` of a checked header, its shapes checked to chain."""
+    layers = []
+    for index, entry in enumerate(header["layers"]):
+        where = f"{source}: layers[{index}]"
+        layer = _path(entry, payload, where, entry["name"])
+        shortcuts = []
+        for number, shortcut in enumerate(entry.get("shortcuts", [])):
+            path = _path(shortcut, payload, f"{where}.shortcuts[{number}]",
+                         f"{entry['name']}.shortcut")
+            origin = shortcut["source"]
+            given = tuple(header["input"]["shape"]) if origin < 0 else layers[origin].out_shape
+            if path.in_shape != given:
+                raise NetworkFileError(f"{where}.shortcuts[{number}] takes {path.in_shape} "
+                                       f"but its source gives {given}")
             if path.out_shape != layer.out_shape:
-                raise NetworkFileError(f"{at}: gives {path.out_shape} but the layer gives "
-                                       f"{layer.out_shape}")
-            paths.append((source, path))
-        threshold = entry["threshold"]
-        if last != (threshold is None):
-            raise NetworkFileError(f"{where}: " + ("the output layer has a threshold" if last
-                                                  else "a hidden layer has no threshold"))
-        return replace(layer, threshold=None if threshold is None else int(threshold),
-                       shortcuts=tuple(paths)), entry.get("weight_scale")
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        if isinstance(error, NetworkFileError):
-            raise
-        raise NetworkFileError(f"{where}: malformed description ({error!r})") from error
+                raise NetworkFileError(f"{where}.shortcuts[{number}] gives {path.out_shape} "
+                                       f"but the layer gives {layer.out_shape}")
+            shortcuts.append((origin, path))
+        given = tuple(header["input"]["shape"]) if index == 0 else layers[-1].out_shape
+        if layer.in_shape != given:
+            before = "the input" if index == 0 else f"layers[{index - 1}]"
+            raise NetworkFileError(f"{where} takes {layer.in_shape} but {before} gives "
+                                   f"{given}")
+        layers.append(replace(layer, threshold=entry["threshold"], shortcuts=tuple(shortcuts)))
+    return Network(tuple(layers), tuple(header["input"]["shape"]))
 
 
 def decode_network(data, source="network file"):
-    """Parse network file bytes into an :class:`IntegerNetwork`."""
+    """Parse network file bytes into an :class:`IntegerNetwork`; raise
+    :class:`NetworkFileError` naming the problem unless every field is well formed."""
     if len(data) < _PREFIX.size + 4:
         raise NetworkFileError(f"{source}: truncated ({len(data)} bytes; a network file has at "
                                f"least {_PREFIX.size + 4})")
-    magic, version, _, head_len, payload_len = _PREFIX.unpack_from(data)
+    magic, version, reserved, head_len, payload_len = _PREFIX.unpack_from(data)
     if magic != MAGIC:
         raise NetworkFileError(f"{source}: not a tsc-snn network file (bad magic {magic!r}); "
                                f"write one with python -m model.export")
@@ -181,6 +157,9 @@ def decode_network(data, source="network file"):
                                f"tsc-snn reads versions "
                                f"{', '.join(map(str, READABLE_VERSIONS))}); re-export the "
                                f"network")
+    if reserved != 0:
+        raise NetworkFileError(f"{source}: the reserved field is {reserved}, not 0; the file "
+                               f"was not written by model.export")
     expected = _PREFIX.size + head_len + payload_len + 4
     if len(data) != expected:
         kind = "truncated" if len(data) < expected else "has trailing bytes"
@@ -190,38 +169,30 @@ def decode_network(data, source="network file"):
     if zlib.crc32(data[:expected - 4]) != crc:
         raise NetworkFileError(f"{source}: checksum mismatch; the file is corrupt")
     try:
-        header = json.loads(data[_PREFIX.size:_PREFIX.size + head_len].decode())
-        payload = data[_PREFIX.size + head_len:expected - 4]
-        entries = header["layers"]
-        if not entries:
-            raise NetworkFileError(f"{source}: the network has no layers")
-        pairs = [_layer(e, payload, i, i == len(entries) - 1, version)
-                 for i, e in enumerate(entries)]
-        layers = tuple(layer for layer, _ in pairs)
-        for index in range(1, len(layers)):
-            if layers[index].in_shape != layers[index - 1].out_shape:
-                raise NetworkFileError(f"{source}: layer {index} takes {layers[index].in_shape} "
-                                       f"but layer {index - 1} gives {layers[index - 1].out_shape}")
-        inputs = header["input"]
-        network = Network(layers, tuple(int(d) for d in inputs["shape"]))
-        if network.input_shape != layers[0].in_shape:
-            raise NetworkFileError(f"{source}: input shape {network.input_shape} does not match "
-                                   f"layer 0's {layers[0].in_shape}")
-        for index, layer in enumerate(layers):
-            for number, (origin, path) in enumerate(layer.shortcuts):
-                given = network.input_shape if origin < 0 else layers[origin].out_shape
-                if path.in_shape != given:
-                    raise NetworkFileError(f"{source}: layer {index} shortcut {number} takes "
-                                           f"{path.in_shape} but its source gives {given}")
-        scales = tuple(s for _, s in pairs) if all(s is not None for _, s in pairs) else ()
-        return IntegerNetwork(network, int(header["steps"]), FixedPointFormat(**header["format"]),
-                              header["rounding"], header["schedule"], scales,
-                              float(inputs["scale"]), float(inputs["offset"]),
-                              header.get("metadata", {}))
-    except NetworkFileError:
-        raise
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as error:
-        raise NetworkFileError(f"{source}: invalid header ({error})") from error
+        header = json.loads(data[_PREFIX.size:_PREFIX.size + head_len].decode(),
+                            parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        reason = "nests too deeply" if isinstance(error, RecursionError) else f"({error})"
+        raise NetworkFileError(f"{source}: the header is not JSON {reason}") from None
+    payload = data[_PREFIX.size + head_len:expected - 4]
+    try:
+        check_header(header, version, payload_len)
+    except NetworkFileError as error:
+        raise NetworkFileError(f"{source}: {error}") from None
+    network = _network(header, payload, source)
+    scales = tuple(entry["weight_scale"] for entry in header["layers"])
+    try:
+        return IntegerNetwork(network, header["steps"], FixedPointFormat(**header["format"]),
+                              header["rounding"], header["schedule"],
+                              scales if None not in scales else (),
+                              float(header["input"]["scale"]),
+                              float(header["input"]["offset"]), header["metadata"])
+    except ValueError as error:
+        raise NetworkFileError(f"{source}: {error}") from None
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def read_network(path):

@@ -28,6 +28,9 @@ class AvgPool:
         return y * (self.kernel * self.kernel) if integer else y
 
     def out_shape(self, shape):
+        if len(shape) != 3 or min(shape[1:]) < self.kernel:
+            raise ValueError(f"average pooling by {self.kernel} needs a (C, H, W) input of at "
+                             f"least {self.kernel}x{self.kernel}, not {tuple(shape)}")
         c, h, w = shape
         return (c, h // self.kernel, w // self.kernel)
 
@@ -58,6 +61,9 @@ class Linear:
         return x @ self.weight.to(x.device, x.dtype).t()
 
     def out_shape(self, shape):
+        if self.weight.dim() != 2 or tuple(shape) != (self.weight.shape[1],):
+            raise ValueError(f"a linear op with weight {list(self.weight.shape)} takes "
+                             f"({self.weight.shape[-1]},), not {tuple(shape)}")
         return (self.weight.shape[0],)
 
     def with_weight(self, weight):
@@ -79,10 +85,19 @@ class Conv2d:
                         padding=self.padding)
 
     def out_shape(self, shape):
+        weight = list(self.weight.shape)
+        if len(weight) != 4 or weight[2] != weight[3]:
+            raise ValueError(f"a convolution's weight is [out, in, k, k], not {weight}")
+        if len(shape) != 3 or shape[0] != weight[1]:
+            raise ValueError(f"a convolution with weight {weight} takes ({weight[1]}, H, W), "
+                             f"not {tuple(shape)}")
         _, h, w = shape
-        k = self.weight.shape[-1]
+        k = weight[-1]
         size = lambda n: (n + 2 * self.padding - k) // self.stride + 1  # noqa: E731
-        return (self.weight.shape[0], size(h), size(w))
+        if min(size(h), size(w)) < 1:
+            raise ValueError(f"a {k}x{k} convolution (padding {self.padding}) does not fit "
+                             f"a {h}x{w} input")
+        return (weight[0], size(h), size(w))
 
     def with_weight(self, weight):
         return replace(self, weight=weight)
@@ -106,6 +121,9 @@ class Gain:
         return x * self.weight.to(x.device, x.dtype).reshape(())
 
     def out_shape(self, shape):
+        if self.weight.numel() != 1:
+            raise ValueError(f"a gain is one number, not a weight of shape "
+                             f"{list(self.weight.shape)}")
         return shape
 
     def with_weight(self, weight):

@@ -20,9 +20,12 @@ from .fixedpoint import DEFAULT_FORMAT
 from .network import WEIGHTED, AvgPool, Gain
 from .simulate import ROUNDINGS, simulate
 
-__all__ = ["IntegerNetwork", "quantize_weights", "quantize"]
+__all__ = ["MAX_STEPS", "IntegerNetwork", "quantize_weights", "quantize"]
 
 SCHEDULES = ("windowed",)
+# The longest window: far beyond a useful latency, small enough that a simulation's
+# per-step tensors fit in memory.
+MAX_STEPS = 4096
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,9 @@ class IntegerNetwork:
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if not isinstance(self.steps, int) or self.steps < 2:
-            raise ValueError(f"steps must be an integer of at least 2, not {self.steps!r}")
+        if type(self.steps) is not int or not 2 <= self.steps <= MAX_STEPS:
+            raise ValueError(f"steps must be an integer from 2 to {MAX_STEPS}, not "
+                             f"{self.steps!r}")
         if self.rounding not in ROUNDINGS:
             raise ValueError(f"unknown rounding {self.rounding!r}; choose one of "
                              f"{', '.join(ROUNDINGS)}")

@@ -1,4 +1,5 @@
 import json
+import re
 import struct
 import zlib
 
@@ -64,17 +65,17 @@ def _set(path, value):
     (lambda d: d[:8] + struct.pack("<H", 9) + d[10:], r"format version 9 is not supported"),
     (lambda d: d[:40] + bytes([d[40] ^ 1]) + d[41:], r"checksum mismatch"),
     (lambda d: _rewrite(d, _set(("layers", 0, "threshold"), None)),
-     r"layer 0: a hidden layer has no threshold"),
+     r"layers\[0\].threshold is null, but a hidden layer fires"),
     (lambda d: _rewrite(d, _set(("layers", 0, "threshold"), 1 << 30)),
      r"threshold 1073741824 does not fit the 24-bit V accumulator"),
     (lambda d: _rewrite(d, _set(("layers", 1, "in_shape"), [64])),
-     r"layer 1: ops map \(64,\) to \(10,\)|layer 1 takes \(64,\)"),
+     r"layers\[1\].ops\[0\]: a linear op with weight \[10, 128\] takes \(128,\), not \(64,\)"),
     (lambda d: _rewrite(d, _set(("layers", 0, "weights", "offset"), 10 ** 6)),
-     r"layer 0: weights .* lie outside the"),
-    (lambda d: _rewrite(d, _set(("schedule",), "shared")), r"unknown schedule 'shared'"),
+     r"layers\[0\].weights.offset is 1000000; weights lie back to back"),
+    (lambda d: _rewrite(d, _set(("schedule",), "shared")), r"schedule is 'shared'; it must be one of windowed"),
     (lambda d: _rewrite(d, _set(("layers", 0, "ops"), [{"op": "maxpool"}])),
-     r"layer 0: unknown op 'maxpool'"),
-    (lambda d: _rewrite(d, lambda h: h.pop("steps")), r"invalid header \('steps'\)"),
+     r"layers\[0\].ops\[0\].op is 'maxpool'; it must be one of"),
+    (lambda d: _rewrite(d, lambda h: h.pop("steps")), r"the header lacks the field 'steps'"),
 ])
 def test_bad_files_are_refused_with_the_reason(qnet, corrupt, message):
     with pytest.raises(NetworkFileError, match=message):
@@ -143,21 +144,21 @@ def _first_junction(qnet, kind):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda q, h: _shortcut(_first_junction(q, "gain"), "source", 7)(h),
-     r"shortcut 0: source 7 is not the input \(-1\) or a layer before"),
+     r"shortcuts\[0\].source is 7, outside -1 to \d"),
     (lambda q, h: _shortcut(_first_junction(q, "gain"), "source", "0")(h),
-     r"shortcut 0: source '0' is not"),
+     r"shortcuts\[0\].source must be an integer, not a string \('0'\)"),
     (lambda q, h: _shortcut(_first_junction(q, "gain"), "ops", [])(h),
-     r"shortcut 0: needs exactly one linear, conv2d or gain op"),
+     r"shortcuts\[0\].ops has 0 entries; it takes 1 to 8"),
     (lambda q, h: _shortcut(_first_junction(q, "gain"), "out_shape", [16, 4, 4])(h),
-     r"shortcut 0: ops map .* but the file says"),
+     r"shortcuts\[0\]: ops map .* but out_shape is"),
     (lambda q, h: _shortcut(_first_junction(q, "conv2d"), "in_shape", [32, 4, 4])(h),
-     r"shortcut 0: ops map|shortcut 0 takes \(32, 4, 4\) but its source gives"),
-    (lambda q, h: _shortcut(_first_junction(q, "gain"), "weights",
-                            {"offset": 0, "shape": [2]})(h),
-     r"a gain's weight has shape \[1\], not \[2\]"),
+     r"shortcuts\[0\].ops\[\d\]: a convolution with weight \[32, 16, 1, 1\] takes \(16, H, W\)"),
+    (lambda q, h: h["layers"][_first_junction(q, "gain")]["shortcuts"][0]["weights"].update(
+        shape=[2]),
+     r"shortcuts\[0\].ops\[0\] stands for a weight \[1\], but the weights are \[2\]"),
     (lambda q, h: h["layers"][0].update(ops=[{"op": "gain"}], weights={"offset": 0,
                                                                        "shape": [1]}),
-     r"layer 0: a gain op belongs on a shortcut"),
+     r"layers\[0\].ops needs exactly one linear or conv2d op, not \['gain'\] \(a gain belongs on a shortcut\)"),
 ])
 def test_bad_shortcuts_are_refused_with_the_reason(residual_qnet, edit, message):
     data = _rewrite(encode_network(residual_qnet), lambda h: edit(residual_qnet, h))
@@ -179,3 +180,165 @@ def test_a_refused_weight_is_named_with_its_sign():
         fmt.check_weights(torch.tensor([[3, -128], [127, 0]]), "layer 0")
     with pytest.raises(ValueError, match=r"layer 0: weight 200 does not fit"):
         fmt.check_weights(torch.tensor([[3, -128], [200, 0]]), "layer 0")
+
+
+def _header(data):
+    return data[20:20 + struct.unpack_from("<I", data, 12)[0]]
+
+
+def _raw_header(data, head):
+    # A file with header bytes ``head`` (any bytes) and a valid checksum.
+    _, version, _, head_len, payload_len = struct.unpack_from("<8sHHII", data)
+    payload = data[20 + head_len:20 + head_len + payload_len]
+    body = struct.pack("<8sHHII", MAGIC, version, 0, len(head), payload_len) + head + payload
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def _with_payload(data, extra):
+    # The same header, ``extra`` bytes appended to the payload, the checksum and length fixed.
+    _, version, reserved, head_len, payload_len = struct.unpack_from("<8sHHII", data)
+    body = struct.pack("<8sHHII", MAGIC, version, reserved, head_len, payload_len + len(extra)) \
+        + data[20:-4] + extra
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def _reserved(data, value):
+    body = data[:10] + struct.pack("<H", value) + data[12:-4]
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def _weights_shape(layer, shape):
+    def edit(header):
+        header["layers"][layer]["weights"]["shape"] = shape
+    return edit
+
+
+# What an independent check found accepted, or refused with the wrong exception (issue 13).
+@pytest.mark.parametrize("corrupt, message", [
+    (lambda d: _rewrite(d, _weights_shape(0, [128, 32])),
+     r"layers\[0\].ops\[0\] stands for a weight \[128, 64\], but the weights are \[128, 32\]"),
+    (lambda d: _rewrite(d, lambda h: (_set(("input", "shape"), [65])(h),
+                                      _set(("layers", 0, "in_shape"), [65])(h))),
+     r"layers\[0\].ops\[0\]: a linear op with weight \[128, 64\] takes \(64,\), not \(65,\)"),
+    (lambda d: _rewrite(d, _weights_shape(0, [128, 8, 8])),
+     r"layers\[0\].weights.shape has 3 dimensions; it takes 1 or 2 or 4"),
+    (lambda d: _rewrite(d, _set(("steps",), 10 ** 9)), r"steps is 1000000000, outside 2 to 4096"),
+    (lambda d: _rewrite(d, _set(("steps",), 16.5)), r"steps must be an integer, not a number"),
+    (lambda d: _rewrite(d, _set(("steps",), "16")), r"steps must be an integer, not a string"),
+    (lambda d: _rewrite(d, _set(("steps",), True)), r"steps must be an integer, not a boolean"),
+    (lambda d: _rewrite(d, _set(("layers", 0, "threshold"), 1.5)),
+     r"layers\[0\].threshold must be an integer, not a number \(1.5\)"),
+    (lambda d: _rewrite(d, _set(("layers", 0, "threshold"), "1250")),
+     r"layers\[0\].threshold must be an integer, not a string"),
+    (lambda d: _rewrite(d, _set(("layers", 0, "threshold"), True)),
+     r"layers\[0\].threshold must be an integer, not a boolean"),
+    (lambda d: _raw_header(d, re.sub(rb'"threshold": \d+', b'"threshold": 1e999',
+                                     _header(d), count=1)),
+     r"layers\[0\].threshold must be an integer, not a number \(inf\)"),
+    (lambda d: _rewrite(d, _set(("classes",), 9)),
+     r"classes is 9, but the output layer has 10 neurons"),
+    (lambda d: _rewrite(d, _set(("classes",), "10")), r"classes is '10'"),
+    (lambda d: _reserved(d, 7), r"the reserved field is 7, not 0"),
+    (lambda d: _rewrite(d, _set(("input", "scale"), float("nan"))),
+     r"the header is not JSON \(NaN is not a JSON number"),
+    (lambda d: _rewrite(d, _set(("input", "offset"), float("inf"))),
+     r"the header is not JSON \(Infinity is not a JSON number"),
+    (lambda d: _rewrite(d, _set(("input", "scale"), "0.1")),
+     r"input.scale must be a finite number, not a string"),
+    (lambda d: _with_payload(d, b"\0\0\0"), r"the weights take \d+ bytes but the payload has "
+                                           r"\d+: 3 bytes unused"),
+    (lambda d: _rewrite(d, _set(("input", "shape"), [])),
+     r"input.shape has 0 entries; it takes 1 to 3"),
+    (lambda d: _rewrite(d, _set(("layers", 0, "in_shape"), [])),
+     r"layers\[0\].in_shape has 0 entries"),
+    (lambda d: _rewrite(d, _set(("layers", 0, "ops"), [["linear"]])),
+     r"layers\[0\].ops\[0\] must be an object with an 'op' field, not a list"),
+    (lambda d: _rewrite(d, _set(("layers", 0, "ops"), "linear")),
+     r"layers\[0\].ops must be a list, not a string"),
+    (lambda d: _rewrite(d, _set(("layers",), {"0": {}})), r"layers must be a list, not an object"),
+    (lambda d: _rewrite(d, _set(("format", "v_bits"), 64)), r"format.v_bits is 64, outside 2 to 48"),
+    (lambda d: _rewrite(d, _set(("rounding",), "ceil")), r"rounding is 'ceil'; it must be one of"),
+    (lambda d: _rewrite(d, _set(("layers", 0, "extra"), 1)),
+     r"layers\[0\] has an unknown field 'extra'"),
+    (lambda d: _rewrite(d, _set(("metadata",), [])), r"metadata must be a JSON object, not a list"),
+    (lambda d: _rewrite(d, _set(("layers", 0, "weight_scale"), -1.0)),
+     r"layers\[0\].weight_scale must be positive"),
+    (lambda d: _rewrite(d, _set(("layers", 0, "in_shape"), [1 << 20])),
+     r"layers\[0\].in_shape\[0\] is 1048576, outside 1 to 65536"),
+    (lambda d: _raw_header(d, b'{"metadata": ' + b"[" * 100000 + b"]" * 100000 + b"}"),
+     r"the header is not JSON nests too deeply"),
+    (lambda d: _raw_header(d, b"\xff\xfe{}"), r"the header is not JSON"),
+    (lambda d: _raw_header(d, b"[]"), r"the header must be a JSON object, not a list"),
+])
+def test_wrong_files_with_a_valid_checksum_are_refused_naming_the_field(qnet, corrupt, message):
+    with pytest.raises(NetworkFileError, match=message):
+        decode_network(corrupt(encode_network(qnet)))
+
+
+_ODD_VALUES = (None, True, False, 0, -1, 1, 2, 3, 1.5, -0.5, 10 ** 9, 10 ** 30, "", "x", "1",
+               [], [0], [1, 2], [[1]], {}, {"op": "linear"}, 1e300)
+
+
+def _nodes(node, path=()):
+    """Every (path, value) in a parsed JSON header."""
+    yield path, node
+    children = node.items() if isinstance(node, dict) else enumerate(node) \
+        if isinstance(node, list) else ()
+    for key, child in children:
+        yield from _nodes(child, path + (key,))
+
+
+def _mutate(data, random):
+    """A random wrong file: a header field replaced, removed or added (checksum valid), the
+    payload's bytes changed (checksum valid), bytes flipped or the file cut short."""
+    kind = random.randrange(6)
+    if kind == 0:
+        return data[:random.randrange(len(data))]
+    if kind == 1:
+        at = random.randrange(len(data))
+        return data[:at] + bytes([data[at] ^ (1 << random.randrange(8))]) + data[at + 1:]
+    if kind == 2:
+        head_len, payload_len = struct.unpack_from("<II", data, 12)
+        body = bytearray(data[:-4])
+        for _ in range(random.randrange(1, 8)):
+            body[20 + head_len + random.randrange(payload_len)] = random.randrange(256)
+        return bytes(body) + struct.pack("<I", zlib.crc32(body))
+
+    def edit(header):
+        nodes = [(path, value) for path, value in _nodes(header) if path]
+        path, _ = random.choice(nodes)
+        parent = header
+        for key in path[:-1]:
+            parent = parent[key]
+        if kind == 3:
+            parent[path[-1]] = random.choice(_ODD_VALUES)
+        elif kind == 4 and isinstance(parent, dict):
+            parent.pop(path[-1])
+        elif isinstance(parent, dict):
+            parent["unexpected"] = random.choice(_ODD_VALUES)
+        else:
+            parent.append(random.choice(_ODD_VALUES))
+    return _rewrite(data, edit)
+
+
+@pytest.mark.parametrize("which", ["mlp", "residual"])
+def test_fuzzed_files_are_refused_or_run(which, qnet, residual_qnet):
+    """A few hundred corrupted and semantically wrong files: each is either refused with a
+    NetworkFileError or a network the integer model runs."""
+    import random as random_module
+    source = qnet if which == "mlp" else residual_qnet
+    data = encode_network(source)
+    random = random_module.Random(13)
+    refused, ran = 0, 0
+    for _ in range(200):
+        mutant = _mutate(data, random)
+        try:
+            loaded = decode_network(mutant)
+        except NetworkFileError:
+            refused += 1
+            continue
+        x = torch.rand(2, *loaded.network.input_shape) * 2 - 1
+        assert loaded.run(x).output.shape == (2, loaded.classes)
+        ran += 1
+    # mostly refused; what runs changed weights, names, scales or metadata
+    assert refused >= 100 and ran >= 10
