@@ -143,6 +143,12 @@ class Device:
             raise ValueError(f"expected {info.inputs} codes, got {len(codes)}")
         payload = self.request(Command.RUN, bytes(int(c) & 0xFF for c in codes))
         extra = len(COUNTERS) + info.hidden + 1
+        layout = f"<B{info.outputs}i{extra}I"
+        if len(payload) != struct.calcsize(layout):
+            raise ProtocolError(f"RESULT reply of {len(payload)} bytes, expected "
+                                f"{struct.calcsize(layout)} (class, {info.outputs} potentials, "
+                                f"{extra} counters): rebuild the bitstream or update the host "
+                                f"tool so that both agree")
         values = struct.unpack_from(f"<{info.outputs}i{extra}I", payload, 1)
         counters = dict(zip(COUNTERS, values[info.outputs:]))
         for layer in range(info.hidden + 1):

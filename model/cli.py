@@ -6,7 +6,9 @@ import math
 import os
 from pathlib import Path
 
-__all__ = ["positive_int", "positive_float", "non_negative_int", "power_of_two", "output_file"]
+from .quantize import MAX_STEPS
+
+__all__ = ["steps_type", "positive_int", "positive_float", "non_negative_int", "power_of_two", "output_file"]
 
 
 def _number(text, kind):
@@ -38,6 +40,14 @@ def positive_float(text):
     value = _number(text, float)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def steps_type(text):
+    """An argparse type: time steps per window N, 2 to :data:`model.quantize.MAX_STEPS`."""
+    value = _number(text, int)
+    if not 2 <= value <= MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"must be from 2 to {MAX_STEPS}, not {value}")
     return value
 
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .balance import balance
-from .cli import output_file, positive_int
+from .cli import output_file, positive_int, steps_type
 from .convert import ann_forward, convert
 from .data import SEED, load_digits
 from .networks import ARCHITECTURES, build
@@ -251,14 +251,8 @@ def format_efficiency(eff):
 
 
 def _ints(text):
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, not {text!r}") from None
-    if any(v < 2 for v in values):
-        raise argparse.ArgumentTypeError("every number of steps must be at least 2")
-    return values
+    """Comma-separated numbers of steps (an argparse type), each as :func:`steps_type`."""
+    return tuple(steps_type(value) for value in text.split(","))
 
 
 def _methods(text):

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from .cli import output_file
+from .cli import output_file, positive_float, steps_type
 from .convert import ann_forward, convert
 from .data import load_digits
 from .fixedpoint import FixedPointFormat
@@ -29,16 +29,17 @@ def main(argv=None):
                         help="architecture to train when no checkpoint is given")
     parser.add_argument("-o", "--out", type=output_file, default="network.tscn",
                         help="network file to write")
-    parser.add_argument("--steps", type=int, default=16, help="time steps per window N")
-    parser.add_argument("--alpha", type=float, default=0.8)
+    parser.add_argument("--steps", type=steps_type, default=16,
+                        help="time steps per window N")
+    parser.add_argument("--alpha", type=positive_float, default=0.8)
     parser.add_argument("--statistic", choices=("max", "percentile"), default="max")
     parser.add_argument("--rounding", choices=ROUNDINGS, default="nearest")
     parser.add_argument("--dvdt-bits", type=int, default=16)
     parser.add_argument("--v-bits", type=int, default=24)
+    parser.add_argument("--allow-saturation", action="store_true",
+                        help="write the file even if the accumulators clip on the test split")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
-    if args.steps < 2:
-        parser.error("--steps must be at least 2")
     try:
         fmt = FixedPointFormat(8, args.dvdt_bits, args.v_bits)
     except ValueError as error:
@@ -64,6 +65,14 @@ def main(argv=None):
         sys.exit(f"error: {error}")
     result = qnet.run(split.x_test)
     ann = ann_forward(model, split.x_test).argmax(1)
+    saturations = int(result.counts.saturations.sum())
+    if saturations and not args.allow_saturation:
+        dvdt_bits, v_bits = qnet.saturation_free_widths()
+        sys.exit(f"error: the accumulators clip {saturations} times on the "
+                 f"{len(split.x_test)} test images with {args.dvdt_bits}-bit dV/dt and "
+                 f"{args.v_bits}-bit V; --dvdt-bits {max(dvdt_bits, args.dvdt_bits)} "
+                 f"--v-bits {max(v_bits, args.v_bits)} make clipping impossible (or pass "
+                 f"--allow-saturation to write the network anyway); nothing written")
     try:
         size = write_network(args.out, qnet)
     except OSError as error:
@@ -75,7 +84,7 @@ def main(argv=None):
         "format": fmt.to_dict(), "rounding": args.rounding,
         "accuracy": float((result.prediction == split.y_test).float().mean()),
         "agreement": float((result.prediction == ann).float().mean()),
-        "saturations": int(result.counts.saturations.sum()),
+        "saturations": saturations,
     }
     if args.json:
         print(json.dumps(summary))

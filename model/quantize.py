@@ -78,6 +78,19 @@ class IntegerNetwork:
         return simulate(self.network, x, "tsc", self.steps, fmt=self.fmt,
                         rounding=self.rounding, record=record)
 
+    def saturation_free_widths(self):
+        """``(dvdt_bits, v_bits)`` with which no input can saturate this network: dV/dt
+        holds the sum of a neuron's ``|w|`` over every input path (each input neuron's
+        spikes add ``+w`` and ``-w`` at most once each), and V that sum times N plus the
+        largest threshold."""
+        dvdt = v = 0
+        for layer in self.network.layers:
+            bound = int(sum(int(path.abs_row_sums().max()) for path in
+                            (layer, *(path for _, path in layer.shortcuts))))
+            dvdt = max(dvdt, bound)
+            v = max(v, bound * self.steps + int(layer.threshold or 0))
+        return dvdt.bit_length() + 1, v.bit_length() + 1
+
 
 def quantize_weights(network, fmt=DEFAULT_FORMAT):
     """Return ``(network with integer weights and no thresholds, per-layer scales)``."""

@@ -1,6 +1,7 @@
 """Every CLI once, on small settings, as a user would run it."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -38,7 +39,24 @@ def test_train_evaluate_export(tmp_path):
     exported = json.loads(_run("model.export", "--checkpoint", "m.pt", "--steps", "8",
                                "-o", "n.tscn", "--json", cwd=tmp_path).stdout)
     assert exported["bytes"] == (tmp_path / "n.tscn").stat().st_size
-    assert exported["agreement"] > 0.9
+    assert exported["agreement"] > 0.9 and exported["saturations"] == 0
+
+    # accumulators too narrow for the network: refused, naming widths that cannot clip
+    narrow = _refused(["model.export", "--checkpoint", "m.pt", "--steps", "8",
+                       "--dvdt-bits", "4", "-o", "narrow.tscn"], tmp_path)
+    assert re.search(r"the accumulators clip \d+ times on the 360 test images with 4-bit "
+                     r"dV/dt and 24-bit V; --dvdt-bits \d+ --v-bits \d+ make clipping "
+                     r"impossible .*nothing written", narrow), narrow
+    assert not (tmp_path / "narrow.tscn").exists()
+    widths = re.search(r"--dvdt-bits (\d+) --v-bits (\d+)", narrow).groups()
+    wide = json.loads(_run("model.export", "--checkpoint", "m.pt", "--steps", "8",
+                           "--dvdt-bits", widths[0], "--v-bits", widths[1], "-o", "wide.tscn",
+                           "--json", cwd=tmp_path).stdout)
+    assert wide["saturations"] == 0
+    forced = json.loads(_run("model.export", "--checkpoint", "m.pt", "--steps", "8",
+                             "--dvdt-bits", "4", "--allow-saturation", "-o", "narrow.tscn",
+                             "--json", cwd=tmp_path).stdout)
+    assert forced["saturations"] > 0 and (tmp_path / "narrow.tscn").exists()
 
 
 def test_bad_arguments_are_clear(tmp_path):
@@ -52,6 +70,10 @@ def test_bad_arguments_are_clear(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
+    (["model.export", "--steps", "1000000000"], "--steps: must be from 2 to 4096, not 1000000000"),
+    (["model.export", "--steps", "1"], "--steps: must be from 2 to 4096, not 1"),
+    (["model.export", "--alpha", "0"], "--alpha: must be more than 0, not 0"),
+    (["model.evaluate", "--steps", "8,99999"], "--steps: must be from 2 to 4096, not 99999"),
     (["rtl.build", "--baud", "0"], "--baud: must be at least 1, not 0"),
     (["rtl.build", "--clock", "0"], "--clock: must be more than 0, not 0"),
     (["rtl.build", "--clock", "nan"], "--clock: expected a finite number, not 'nan'"),
