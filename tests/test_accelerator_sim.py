@@ -228,3 +228,12 @@ def test_config_refuses_what_it_cannot_run():
     single = type(qnet)(Network(qnet.network.layers[1:], (5,)), 5)
     with pytest.raises(NetworkMismatch, match="at least one hidden layer"):
         AcceleratorConfig.from_network(single)
+
+
+def test_small_odd_thresholds_start_v_at_half_rounded_down():
+    # V starts at Vth >> 1; with thresholds this small, one unit more moves spikes
+    qnet = random_network((4, 6, 3), 6, FixedPointFormat(), seed=5, weight_max=6,
+                          threshold_range=(3, 10))
+    assert any(int(t) % 2 for t in qnet.network.thresholds)
+    x = torch.rand(6, 4, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    check(qnet, x, 2)

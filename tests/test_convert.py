@@ -91,3 +91,45 @@ def test_the_flow_runs_inside_no_grad_and_inference_mode(mode, trained_cnn):
     assert torch.equal(got.counts.synaptic, want.counts.synaptic)
     assert torch.equal(got_int.counts.synaptic, want_int.counts.synaptic)
     assert torch.equal(got_int.output, want_int.output)
+
+
+def _one_hidden(weights):
+    """A converted 1-input network: one hidden neuron per weight, then one output."""
+    model = nn.Sequential(nn.Linear(1, len(weights), bias=False), nn.ReLU(),
+                          nn.Linear(len(weights), 1, bias=False))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor(weights, dtype=torch.float32)[:, None])
+        model[2].weight.fill_(1.0)
+    return convert(model, (1,))
+
+
+@pytest.mark.parametrize("alpha, statistic_value, threshold", [
+    (0.5, 7, 4),    # 3.5 rounds half up
+    (0.8, 7, 6),    # 5.6 rounds to nearest
+    (0.7, 7, 5),    # 4.9
+    (0.1, 2, 1),    # never below 1
+])
+def test_integer_thresholds_are_alpha_times_the_max_rounded_half_up(alpha, statistic_value,
+                                                                      threshold):
+    from model.fixedpoint import FixedPointFormat
+    # integer weights; one input at 1: the hidden layer's largest input sum is its largest
+    # weight
+    integer = _one_hidden([statistic_value, 1])
+    net = balance(integer, torch.ones(3, 1), "tsc", 8, alpha=alpha, fmt=FixedPointFormat())
+    assert net.thresholds == [threshold]
+
+
+def test_percentile_threshold_is_the_99_9th_percentile():
+    # 1000 hidden neurons with weights 1..1000 see currents 1..1000 from an input at 1
+    net = balance(_one_hidden([float(w) for w in range(1, 1001)]), torch.ones(1, 1), "tsc",
+                  4, alpha=1.0, statistic="percentile")
+    assert net.thresholds[0] == pytest.approx(999.0, abs=1.0)
+
+
+def test_weights_quantize_to_the_nearest_integer():
+    from model.quantize import quantize_weights
+    # scale = 2.54 / 127 = 0.02: 0.029 -> 1.45 -> 1, 0.031 -> 1.55 -> 2, -0.071 -> -3.55 -> -4
+    network = _one_hidden([2.54, 0.029, 0.031, -0.071])
+    integer, scales = quantize_weights(network)
+    assert scales[0] == pytest.approx(0.02)
+    assert integer.layers[0].weight.flatten().tolist() == [127, 1, 2, -4]

@@ -48,3 +48,28 @@ def test_a_short_or_long_result_with_a_valid_crc_is_a_protocol_error(cut):
     with pytest.raises(ProtocolError, match=rf"RESULT reply of {len(reply)} bytes, expected "
                                             rf"{len(_result())}"):
         Device(FakeBoard(reply), timeout=0.5).run([1, 2, 3, 4])
+
+
+def test_the_frame_decoder_drops_bad_frames_and_finds_the_next():
+    good = encode_frame(Command.RUN | 0x80, b"\x01\x02\x03")
+    for flip in (-1, -2, 1, 4):            # CRC high and low byte, command, payload
+        bad = bytearray(good)
+        bad[flip] ^= 0x10
+        assert FrameDecoder().feed(bytes(bad)) == []
+    long = bytes([0xA5, 0x84, 0x01, 0x04])  # a length over MAX_PAYLOAD: not a frame start
+    frames = FrameDecoder().feed(b"\x00\x13" + long + bytes(bad) + good)
+    assert [(f.command, f.payload) for f in frames] == [(Command.RUN | 0x80, b"\x01\x02\x03")]
+    decoder = FrameDecoder()                # byte by byte, as a port delivers them
+    got = [frame for byte in good + good for frame in decoder.feed(bytes([byte]))]
+    assert len(got) == 2
+
+
+def test_a_silent_board_times_out_with_a_clear_message():
+    class Silent:
+        def write(self, data):
+            pass
+
+        def read(self, size):
+            return b""
+    with pytest.raises(ProtocolError, match=r"no reply to command 0x01 within 0.05 s"):
+        Device(Silent(), timeout=0.05).info()

@@ -92,10 +92,18 @@ def test_bad_frames_are_answered_and_change_nothing():
     run = encode_frame(Command.RUN, bytes(c & 0xFF for c in want.codes))
     corrupt = bytearray(encode_frame(Command.LOAD8, struct.pack("<I", 0) + bytes([5] * 8)))
     corrupt[7] ^= 0xFF
+    ping = encode_frame(Command.PING)
+    high, low = bytearray(ping), bytearray(ping)
+    high[-1] ^= 0x01    # the CRC's high byte
+    low[-2] ^= 0x80     # its low byte
     top = config.weight_depth * config.lanes
     frames = [
         bytes([0xA5, Command.LOAD8, 0x01, 0x04]),                          # 1025 bytes long
         bytes(corrupt),                                                     # bad CRC
+        bytes(high),                                                        # CRC high byte
+        bytes(low),                                                         # CRC low byte
+        encode_frame(Command.LOAD8, struct.pack("<I", 0)),                  # no weights
+        encode_frame(Command.LOAD32, struct.pack("<I", 0) + bytes(3)),      # not whole words
         encode_frame(Command.LOAD8, struct.pack("<I", top - 2) + bytes(4)),  # past the end
         encode_frame(Command.LOAD8, struct.pack("<I", 0) + bytes([1, 0x80])),  # -128
         encode_frame(Command.LOAD32, struct.pack("<Iii", top, 7, 0)),       # threshold 0
@@ -114,7 +122,8 @@ def test_bad_frames_are_answered_and_change_nothing():
     replies = exchange(HostLink(config, qnet, timeout_cycles=5000), frames)
     errors = [(r.command, r.payload[0]) for r in replies[:-2]]
     E = Command.ERROR
-    assert errors == [(E, ErrorCode.LENGTH), (E, ErrorCode.CRC)] + [(E, ErrorCode.LOAD)] * 9 + [
+    assert errors == [(E, ErrorCode.LENGTH)] + [(E, ErrorCode.CRC)] * 3 + [
+        (E, ErrorCode.LENGTH)] * 2 + [(E, ErrorCode.LOAD)] * 9 + [
         (E, ErrorCode.COMMAND), (E, ErrorCode.LENGTH), (E, ErrorCode.CODE)]
     # nothing was written: no load is reported and the network answers as the golden model
     assert replies[-2].payload == info_bytes(config)

@@ -63,6 +63,8 @@ def _set(path, value):
     (lambda d: d + b"\0", r"has trailing bytes"),
     (lambda d: b"NOTANET!" + d[8:], r"not a tsc-snn network file"),
     (lambda d: d[:8] + struct.pack("<H", 9) + d[10:], r"format version 9 is not supported"),
+    (lambda d: d[:8] + struct.pack("<H", 0) + d[10:], r"format version 0 is not supported"),
+    (lambda d: d[:8] + struct.pack("<H", 3) + d[10:], r"format version 3 is not supported"),
     (lambda d: d[:40] + bytes([d[40] ^ 1]) + d[41:], r"checksum mismatch"),
     (lambda d: _rewrite(d, _set(("layers", 0, "threshold"), None)),
      r"layers\[0\].threshold is null, but a hidden layer fires"),

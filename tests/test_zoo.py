@@ -1,10 +1,11 @@
 """The paper's networks: structure, a few training steps, and VGG-16's conversion."""
 
+import pytest
 import torch
 from torch import nn
 
 from model.balance import balance
-from model.convert import convert
+from model.convert import ann_forward, convert
 from model.simulate import simulate
 from model.zoo import ResidualBlock, resnet20, resnet34, vgg16
 
@@ -58,3 +59,31 @@ def test_vgg16_converts_and_runs_a_few_snn_steps():
     result = simulate(balanced, x, "tsc", 4)
     assert result.output.shape == (2, 10) and result.counts.latency == 16 * 4
 
+
+
+def _network_as_ann(net, x):
+    """The converted network evaluated as the ANN it stands for: each layer's ops on its
+    predecessor, plus its shortcuts on their sources, then ReLU (none after the output)."""
+    outputs = {-1: x}
+    for index, layer in enumerate(net.layers):
+        current = layer.current(outputs[index - 1])
+        for source, path in layer.shortcuts:
+            current = current + path.current(outputs[source])
+        outputs[index] = current if index == len(net.layers) - 1 else torch.relu(current)
+    return outputs[len(net.layers) - 1]
+
+
+@pytest.mark.parametrize("build", [vgg16, lambda: resnet20(width=0.5)],
+                         ids=["vgg16", "resnet20"])
+def test_the_paper_networks_convert_to_the_same_function(build):
+    # every weight, op, shortcut and their order carried over: the converted network as an
+    # ANN computes what the torch model computes
+    torch.manual_seed(1)
+    model = build().eval()
+    x = torch.rand(3, 3, 32, 32) * 2 - 1
+    net = convert(model, (3, 32, 32))
+    with torch.no_grad():
+        want = ann_forward(model, x)
+        got = _network_as_ann(net, x)
+    assert want.abs().max() > 0
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5 * float(want.abs().max()))
