@@ -1,6 +1,8 @@
-"""The host tool's side of the protocol against a scripted fake board: every reply it cannot
-use is a ProtocolError naming the problem, never a struct or index error."""
+"""The host tool against fake boards: every reply it cannot use is a ProtocolError naming the
+problem, never a struct or index error; ``classify`` loads every word, sends the golden
+model's codes and counts agreement and differences as the golden model says."""
 
+import dataclasses
 import struct
 
 import pytest
@@ -73,3 +75,100 @@ def test_a_silent_board_times_out_with_a_clear_message():
             return b""
     with pytest.raises(ProtocolError, match=r"no reply to command 0x01 within 0.05 s"):
         Device(Silent(), timeout=0.05).info()
+
+
+class GoldenBoard:
+    """A board that keeps what LOAD8/LOAD32 write and answers RUN with the golden model's
+    result for those codes (``answers``: codes -> Expected); ``tamper`` changes a result."""
+
+    def __init__(self, config, answers, tamper=None):
+        from rtl.link import info_bytes
+        self.config, self.answers, self.tamper = config, answers, tamper
+        self.info, self.memory, self.pending = info_bytes, {}, b""
+        self.decoder, self.loaded = FrameDecoder(), False
+
+    def write(self, data):
+        for frame in self.decoder.feed(data):
+            reply = b""
+            if frame.command == Command.PING:
+                reply = self.info(self.config, self.loaded)
+            elif frame.command in (Command.LOAD8, Command.LOAD32):
+                (address,) = struct.unpack_from("<I", frame.payload)
+                kind = "b" if frame.command == Command.LOAD8 else "i"
+                values = struct.unpack(f"<{(len(frame.payload) - 4) // struct.calcsize(kind)}"
+                                       f"{kind}", frame.payload[4:])
+                self.memory.update(enumerate(values, address))
+                self.loaded = True
+            else:
+                want = self.answers[tuple(int(struct.unpack("b", bytes([c]))[0])
+                                          for c in frame.payload)]
+                counters = [want.counters.get(name, 0) for name in COUNTERS] + [
+                    want.counters[f"spikes_{layer}"] for layer in range(self.config.hidden + 1)]
+                potentials = list(want.potentials)
+                if self.tamper:
+                    self.tamper(potentials, counters)
+                reply = struct.pack(f"<B{len(potentials)}i{len(counters)}I", want.class_index,
+                                    *potentials, *counters)
+            self.pending += encode_frame(frame.command | 0x80, reply)
+
+    def read(self, size):
+        data, self.pending = self.pending[:size], self.pending[size:]
+        return data
+
+
+@pytest.fixture(scope="module")
+def golden_digits():
+    import torch
+
+    from model.data import load_digits, scale_pixels
+    from model.fixedpoint import FixedPointFormat
+    from rtl.config import AcceleratorConfig
+    from rtl.golden import expected, random_network
+    qnet = random_network((64, 12, 10), 8, FixedPointFormat(), seed=3, weight_max=20,
+                          threshold_range=(20, 80))
+    split = load_digits()
+    raw, labels = split.raw_test[:12], split.y_test[:12]
+    want = expected(qnet, scale_pixels(raw).reshape(len(raw), 64))
+    answers = {tuple(w.codes): w for w in want}
+    assert len(answers) == len(want) and torch.is_tensor(raw)
+    return qnet, AcceleratorConfig.from_network(qnet, 2), raw, labels, want, answers
+
+
+def test_classify_loads_the_network_and_agrees_with_the_golden_model(golden_digits):
+    from fpga.run import classify
+    from rtl.config import load_words
+    qnet, config, raw, labels, want, answers = golden_digits
+    board = GoldenBoard(config, answers)
+    summary = classify(Device(board, timeout=0.5), qnet, raw, labels, check=True,
+                       progress=False)
+    assert dict(load_words(config, qnet)) == board.memory   # every weight and threshold
+    assert summary["images"] == 12 and summary["agreement"] == 1.0
+    assert summary["mismatches"] == 0 and summary["problems"] == []
+    accuracy = sum(w.class_index == int(y) for w, y in zip(want, labels)) / 12
+    assert summary["accuracy"] == accuracy
+
+
+def test_classify_with_check_reports_every_difference(golden_digits):
+    from fpga.run import classify
+    qnet, config, raw, labels, _, answers = golden_digits
+
+    def tamper(potentials, counters):
+        potentials[3] += 1
+        counters[COUNTERS.index("saturations")] += 2
+    board = GoldenBoard(config, answers, tamper)
+    summary = classify(Device(board, timeout=0.5), qnet, raw, labels, check=True,
+                       progress=False)
+    assert summary["mismatches"] == 12 and len(summary["problems"]) == 12
+    assert "potentials" in summary["problems"][0] and "saturations" in summary["problems"][0]
+    unchecked = classify(Device(GoldenBoard(config, answers, tamper), timeout=0.5), qnet, raw,
+                         labels, check=False, progress=False)
+    assert unchecked["mismatches"] == 0 and unchecked["agreement"] == 1.0
+
+
+def test_classify_without_load_refuses_a_board_without_weights(golden_digits):
+    from fpga.run import classify
+    qnet, config, raw, labels, _, answers = golden_digits
+    config_spram = dataclasses.replace(config, weight_memory="spram")
+    with pytest.raises(ProtocolError, match="SPRAM"):
+        classify(Device(GoldenBoard(config_spram, answers), timeout=0.5), qnet, raw, labels,
+                 load=False, progress=False)
