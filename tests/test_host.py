@@ -172,3 +172,28 @@ def test_classify_without_load_refuses_a_board_without_weights(golden_digits):
     with pytest.raises(ProtocolError, match="SPRAM"):
         classify(Device(GoldenBoard(config_spram, answers), timeout=0.5), qnet, raw, labels,
                  load=False, progress=False)
+
+
+def test_a_reply_to_another_command_is_a_protocol_error():
+    class Confused(FakeBoard):
+        def write(self, data):
+            for _ in self.decoder.feed(data):
+                self.pending += encode_frame(Command.RUN | 0x80, _result())
+    with pytest.raises(ProtocolError, match=r"reply 0x84 to command 0x01"):
+        Device(Confused(b""), timeout=0.5).info()
+
+
+def test_weights_beyond_one_frame_load_in_frames_within_the_limit():
+    from fpga.protocol import MAX_PAYLOAD
+    from model.fixedpoint import FixedPointFormat
+    from rtl.config import AcceleratorConfig, load_words
+    from rtl.golden import random_network
+    qnet = random_network((64, 40, 10), 8, FixedPointFormat(), seed=4)   # 2,960 weights
+    config = AcceleratorConfig.from_network(qnet, 1)
+    board = GoldenBoard(config, {})
+    sizes = []
+    feed = board.decoder.feed
+    board.decoder.feed = lambda data: [sizes.append(len(f.payload)) or f for f in feed(data)]
+    Device(board, timeout=0.5).load(qnet)
+    assert max(sizes) <= MAX_PAYLOAD and len(sizes) >= 4
+    assert dict(load_words(config, qnet)) == board.memory
