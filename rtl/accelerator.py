@@ -63,8 +63,9 @@ class TSCAccelerator(wiring.Component):
         ``code_error`` and discards the image received so far.
     i_load : In(stream.Signature(address, value))
         Load port, accepted while idle: weight ``word * lanes + lane`` (value in
-        ``[-127, 127]``), then the hidden thresholds (value ``>= 1``). A bad address or value
-        sets ``load_error``, increments ``load_errors`` and writes nothing.
+        ``[-127, 127]``), then the hidden thresholds (value from 1 to what V holds). ``value``
+        has ``max(9, v_bits)`` bits. A bad address or value sets ``load_error``, increments
+        ``load_errors`` and writes nothing.
     o_spike : Out(stream.Signature(layer, step, index, negative))
         Every spike of the inputs (layer 0) and of hidden layer ``l`` (layer ``l + 1``),
         with its window-relative step. The scheduler waits while it is not ready.
@@ -87,7 +88,8 @@ class TSCAccelerator(wiring.Component):
         c = config
         self._load_layout = data.StructLayout({
             "address": _bits(c.weight_depth * c.lanes + c.hidden + 1),
-            "value": signed(c.fmt.v_bits)})
+            # wide enough for every weight, and for a refused one just outside their range
+            "value": signed(max(9, c.fmt.v_bits))})
         self._spike_layout = data.StructLayout({
             "layer": _bits(c.hidden + 1), "step": _bits(c.steps),
             "index": _bits(max(c.sources)), "negative": 1})
@@ -472,7 +474,7 @@ class TSCAccelerator(wiring.Component):
                 with m.Else():
                     m.d.comb += bad.eq(1)
             with m.Elif(address < weight_words + c.hidden):
-                with m.If(value >= 1):
+                with m.If((value >= 1) & (value <= c.fmt.threshold_max)):
                     # one equality test per threshold: no subtractor in front of the write
                     for index, threshold in enumerate(thresholds):
                         with m.If(address == weight_words + index):

@@ -7,10 +7,12 @@ from torch import nn
 
 from model.convert import convert
 from model.encoding import input_codes
+from model.fixedpoint import FixedPointFormat
 from model.network import WEIGHTED, Gain, event_order
 from model.quantize import IntegerNetwork
 
-__all__ = ["Expected", "expected", "random_network", "randomized", "random_residual"]
+__all__ = ["Expected", "expected", "random_network", "randomized", "picker", "dense_model",
+           "residual_model", "random_residual", "convolutional_model", "random_convolutional"]
 
 
 @dataclass
@@ -97,16 +99,32 @@ class _Junction(nn.Module):
         return self.relu(self.path(x) + self.shortcut(x))
 
 
-def random_residual(seed, fmt, images=3, channels=None):
-    """A random residual network and inputs for it (for tests): an optional stem (without
-    one, the first junction's shortcut reads the input codes), one to three junctions whose
-    paths cross one or two convolutions (kernels 1, 3, 5; stride 1 or 2), with an identity
-    (gain) shortcut, a pooled identity, or a pooled 1x1 convolution; then global pooling or
-    flatten and a classifier. ``channels``: every layer's channels (random by default)."""
-    gen = torch.Generator().manual_seed(seed)
-
+def picker(gen):
+    """``pick(*options)``: one of ``options``, drawn from the generator ``gen``."""
     def pick(*options):
         return options[int(torch.randint(len(options), (1,), generator=gen))]
+    return pick
+
+
+def dense_model(gen):
+    """A random fully connected ANN structure and its input shape, drawn from ``gen``: 1 to
+    40 inputs, one to three hidden layers of 1 to 40 neurons, 2 to 10 outputs."""
+    pick = picker(gen)
+    sizes = [pick(*range(1, 41)) for _ in range(pick(2, 3, 4))] + [pick(*range(2, 11))]
+    mods = []
+    for a, b in zip(sizes, sizes[1:]):
+        mods += [nn.Linear(a, b, bias=False), nn.ReLU()]
+    return nn.Sequential(*mods[:-1]), (sizes[0],)
+
+
+def residual_model(gen, channels=None):
+    """A random residual ANN structure and its input shape, drawn from ``gen``: an optional
+    stem (without one, the first junction's shortcut reads the input codes), one to three
+    junctions whose paths cross one or two convolutions (kernels 1, 3, 5; stride 1 or 2),
+    with an identity (gain) shortcut, a pooled identity, or a pooled 1x1 convolution; then
+    global pooling or flatten and a classifier. ``channels``: every layer's channels
+    (random by default)."""
+    pick = picker(gen)
 
     def width(*options):
         chosen = pick(*options)
@@ -138,6 +156,52 @@ def random_residual(seed, fmt, images=3, channels=None):
         mods.append(nn.AdaptiveAvgPool2d(1))
         side = 1
     mods += [nn.Flatten(), nn.Linear(c * side * side, pick(3, 4), bias=False)]
-    qnet = randomized(_Traced(mods).eval(), (inputs, size, size), pick(4, 6, 8), fmt,
-                      seed, weight_max=pick(20, 60, 127), threshold_range=(5, 80))
-    return qnet, torch.rand(images, inputs, size, size, generator=gen) * 2 - 1
+    return _Traced(mods).eval(), (inputs, size, size)
+
+
+def random_residual(seed, fmt, images=3, channels=None):
+    """A random residual network (:func:`residual_model`) with random weights, and inputs
+    for it (for tests)."""
+    gen = torch.Generator().manual_seed(seed)
+    pick = picker(gen)
+    model, shape = residual_model(gen, channels)
+    qnet = randomized(model, shape, pick(4, 6, 8), fmt, seed, weight_max=pick(20, 60, 127),
+                      threshold_range=(5, 80))
+    return qnet, torch.rand(images, *shape, generator=gen) * 2 - 1
+
+
+def convolutional_model(gen):
+    """A random convolutional ANN structure and its input shape, drawn from ``gen``: one or
+    two convolutions (kernels 1, 3, 5; strides 1 and 2; zero padding or none), sum pooling
+    before the second, global pooling or flatten before the classifier."""
+    pick = picker(gen)
+    channels, size = pick(1, 2, 3), pick(5, 6, 7, 8)
+    mods, shape = [], (channels, size, size)
+    for index in range(pick(1, 2)):
+        if index and shape[1] >= 4 and pick(True, False):
+            mods.append(nn.AvgPool2d(2))
+            shape = (shape[0], shape[1] // 2, shape[2] // 2)
+        kernel = pick(1, 3, 5) if shape[1] >= 5 else pick(1, 3)
+        padding, stride, out = pick(0, kernel // 2), pick(1, 2), pick(2, 3, 5)
+        side = (shape[1] + 2 * padding - kernel) // stride + 1
+        mods += [nn.Conv2d(shape[0], out, kernel, stride=stride, padding=padding, bias=False),
+                 nn.ReLU()]
+        shape = (out, side, side)
+    if pick(True, False):
+        mods.append(nn.AdaptiveAvgPool2d(1))
+        shape = (shape[0], 1, 1)
+    mods += [nn.Flatten(), nn.Linear(shape[0] * shape[1] * shape[2], pick(3, 4), bias=False)]
+    return nn.Sequential(*mods), (channels, size, size)
+
+
+def random_convolutional(seed):
+    """A random convolutional network (:func:`convolutional_model`) with random weights,
+    drawn with narrow accumulators so that saturation happens, and inputs for it."""
+    gen = torch.Generator().manual_seed(seed)
+    pick = picker(gen)
+    model, shape = convolutional_model(gen)
+    fmt = pick(FixedPointFormat(8, 10, 14), FixedPointFormat())
+    steps = pick(4, 6, 8)
+    qnet = randomized(model, shape, steps, fmt, seed, weight_max=pick(40, 127),
+                      threshold_range=(1, 300))
+    return qnet, torch.rand(3, *shape, generator=gen) * 2 - 1

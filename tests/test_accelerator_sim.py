@@ -213,6 +213,22 @@ def test_load_port_loads_a_network_and_refuses_bad_words():
     assert out["potentials"] == want.potentials
 
 
+@pytest.mark.parametrize("fmt", [FixedPointFormat(8, 4, 5), FixedPointFormat(8, 12, 8)])
+def test_the_load_port_carries_whole_weights_when_v_is_narrower_than_a_weight(fmt):
+    # the port's value field once had V's width: with V of 5 bits a loaded weight of -39
+    # became -7 (found by the random regression, verif/regression.py)
+    from rtl.config import load_words
+    qnet = random_network((6, 7, 3), 4, fmt, seed=2, threshold_range=(1, 15))
+    assert max(int(layer.weight.abs().max()) for layer in qnet.network.layers) > 31
+    config = AcceleratorConfig.from_network(qnet, 2)
+    x = torch.rand(1, 6, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    want = expected(qnet, x)[0]
+    top = config.weight_depth * config.lanes
+    bad = [(0, 128), (1, -200), (top, fmt.threshold_max + 1), (top, 0)]
+    out = _load_and_run(TSCAccelerator(config), bad + load_words(config, qnet), want.codes)
+    assert out["load_errors"] == len(bad) and out["potentials"] == want.potentials
+
+
 def test_config_refuses_what_it_cannot_run():
     from model.network import Network
     from rtl.config import NetworkMismatch

@@ -1,5 +1,6 @@
 """The integer golden model: against an independent closed form, the float model and the ANN."""
 
+import pytest
 import torch
 
 from model.convert import ann_forward
@@ -77,3 +78,11 @@ def test_integer_model_is_deterministic(trained_mlp):
     qnet = quantize(net, split.x_train, 8)
     a, b = qnet.run(split.x_test[:50]), qnet.run(split.x_test[:50])
     assert torch.equal(a.output, b.output)
+
+
+@pytest.mark.parametrize("steps", [1, 4097, 16.0, True])
+def test_steps_outside_2_to_4096_are_refused(steps, trained_mlp):
+    from model.quantize import IntegerNetwork
+    qnet = quantize(trained_mlp[2], trained_mlp[1].x_train[:50], 8)
+    with pytest.raises(ValueError, match=r"steps must be an integer from 2 to 4096"):
+        IntegerNetwork(qnet.network, steps)

@@ -19,7 +19,7 @@ from rtl.config import load_words
 from rtl.generate import TOP, generate
 from rtl.golden import expected
 
-from .logged import LoggedAccelerator
+from .logged import PACK, LoggedAccelerator
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "verif"
@@ -83,28 +83,36 @@ def _fields(layout):
 
 
 def run_cocotb(simulator, name, qnet, x, lanes, backpressure=0.0, weight_memory="block",
-               per_cycle=False):
+               per_cycle=False, reloads=()):
     """Generate, build and run; return the testbench's report (cycles per image) with the
     wall-clock seconds of the simulation run (``seconds``). Weights in SPRAM start unknown:
-    the testbench loads them (and the thresholds) through ``i_load`` first. Without
-    backpressure the output streams are logged in the simulated top
-    (:class:`verif.logged.LoggedAccelerator`) and read once per image, unless ``per_cycle``
+    the testbench loads them (and the thresholds) through ``i_load`` first. ``reloads``:
+    more ``(qnet, x)`` of the same geometry, each loaded through ``i_load`` after the images
+    before it, then run on its ``x``. Without backpressure the image goes in from one wide
+    port and the output streams are logged in the simulated top
+    (:class:`verif.logged.LoggedAccelerator`), read once per image, unless ``per_cycle``
     asks for the plain top and the per-cycle monitor."""
     build = BUILD / f"{name}-{simulator}"
     build.mkdir(parents=True, exist_ok=True)
     logged = backpressure == 0 and not per_cycle
     verilog, dut = generate(qnet, build / "rtl", lanes, weight_memory,
                             LoggedAccelerator if logged else None)
+    networks = [(qnet, x, weight_memory == "spram")] + [(other, y, True) for other, y in reloads]
+    for other, _, _ in networks[1:]:
+        dut.config.check_network(other)
     vectors = {
-        "load": load_words(dut.config, qnet) if weight_memory == "spram" else [],
         "load_fields": _fields(dut._load_layout),
-        "seed": 1, "backpressure": backpressure, "logged": logged,
+        "seed": 1, "backpressure": backpressure, "logged": logged, "pack": PACK,
         "code_bits": dut.config.code_bits,
-        "spike_fields": _fields(dut._spike_layout),
+        "spike_fields": _fields(dut._spike_layout), "spike_width": dut._spike_layout.size,
         "potential_fields": _fields(dut._potential_layout),
-        "images": [{"codes": w.codes, "spikes": [list(s) for s in w.spikes],
-                    "potentials": w.potentials, "class_index": w.class_index,
-                    "counters": w.counters} for w in expected(qnet, x)],
+        "potential_width": dut._potential_layout.size,
+        "networks": [{
+            "load": load_words(dut.config, network) if load else [],
+            "images": [{"codes": w.codes, "spikes": [list(s) for s in w.spikes],
+                        "potentials": w.potentials, "class_index": w.class_index,
+                        "counters": w.counters} for w in expected(network, inputs)],
+        } for network, inputs, load in networks],
     }
     (build / "vectors.json").write_text(json.dumps(vectors))
     return simulate(simulator, build, verilog, TOP, "verif.tb_accelerator",

@@ -6,9 +6,10 @@ potentials, the class and the counters of each image. A driver streams codes in 
 gaps, two monitors capture every spike and potential under random backpressure, and the
 checker compares them all.
 
-Without backpressure the simulated top logs the streams (``verif/logged.py``): the testbench
-sends an image's codes, waits for ``done`` and reads the logs, instead of waking on every
-clock edge (the per-cycle Python work limited Verilator to a few inferences per second).
+Without backpressure the simulated top takes an image's codes at once and logs the streams
+(``verif/logged.py``): the testbench sets the codes, waits for ``done`` and reads the logs,
+instead of waking on every clock edge or every code (the per-cycle Python work limited
+Verilator to a few inferences per second).
 """
 
 import json
@@ -36,8 +37,8 @@ class Tb:
 
     async def reset(self):
         self.dut.rst.value = 1
-        inputs = ("i_code__valid", "i_load__valid") + (
-            ("clear",) if self.v["logged"] else ("o_spike__ready", "o_potential__ready"))
+        inputs = ("i_load__valid",) + (("start",) if self.v["logged"] else (
+            "i_code__valid", "o_spike__ready", "o_potential__ready"))
         for name in inputs:
             getattr(self.dut, name).value = 0
         for _ in range(3):
@@ -101,19 +102,45 @@ class Tb:
             await self.drive_codes(codes)
             await monitor
             return
-        dut = self.dut
-        dut.clear.value = 1
+        dut, bits = self.dut, self.v["code_bits"]
+        mask = (1 << bits) - 1
+        dut.image.value = sum((code & mask) << (bits * i) for i, code in enumerate(codes))
+        dut.start.value = 1
         await RisingEdge(dut.clk)
-        dut.clear.value = 0
-        await self.drive_codes(codes)
+        dut.start.value = 0
         await RisingEdge(dut.done)
         await ReadOnly()
-        for index in range(int(dut.spike_count.value)):
-            self._capture(int(dut.spike_log[index].value), None)
-        last = [self._capture(None, int(dut.potential_log[index].value))
-                for index in range(int(dut.potential_count.value))]
+        spikes = self._read_log(dut.spike_log, dut.spike_count, self.v["spike_width"])
+        for spike in spikes:
+            self._capture(spike, None)
+        potentials = self._read_log(dut.potential_log, dut.potential_count,
+                                    self.v["potential_width"])
+        last = [self._capture(None, potential) for potential in potentials]
         assert last and last[-1] and not any(last[:-1]), "the potentials' last flags are wrong"
         await RisingEdge(dut.clk)
+
+    def _read_log(self, log, count, width):
+        """The ``width``-bit entries of a log memory, ``pack`` to a word
+        (``verif/logged.py``)."""
+        pack, entries = self.v["pack"], int(count.value)
+        mask = (1 << width) - 1
+        values = []
+        for word in range(-(-entries // pack)):
+            value = int(log[word].value)
+            values += [(value >> (width * slot)) & mask for slot in range(pack)]
+        return values[:entries]
+
+    def check(self, image, where):
+        """Compare the image's spikes, potentials, class and counters with the golden
+        model's."""
+        dut = self.dut
+        assert self.spikes == image["spikes"], f"{where}: spikes differ"
+        assert self.potentials == image["potentials"], f"{where}: potentials differ"
+        assert int(dut.class_index.value) == image["class_index"], f"{where}: class differs"
+        assert int(dut.done.value) == 1 and int(dut.code_error.value) == 0
+        for name, want in image["counters"].items():
+            got = int(getattr(dut, name).value)
+            assert got == want, f"{where}: counter {name} {got} != {want}"
 
     async def monitor(self):
         """Capture spikes and potentials under backpressure, cycle by cycle, until the last
@@ -140,22 +167,15 @@ async def inference_matches_golden_model(dut):
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns", impl="gpi").start())
     tb = Tb(dut, vectors)
     await tb.reset()
-    await tb.load(vectors["load"])
-    counters = list(vectors["images"][0]["counters"])
     cycles = []
-    for number, image in enumerate(vectors["images"]):
-        await tb.run_image(image["codes"])
-        await ReadOnly()  # the state the last transfer's clock edge left
-        where = f"image {number}"
-        assert tb.spikes == image["spikes"], f"{where}: spikes differ"
-        assert tb.potentials == image["potentials"], f"{where}: potentials differ"
-        assert int(dut.class_index.value) == image["class_index"], f"{where}: class differs"
-        assert int(dut.done.value) == 1 and int(dut.code_error.value) == 0
-        for name in counters:
-            got = int(getattr(dut, name).value)
-            assert got == image["counters"][name], f"{where}: counter {name} {got} != " \
-                f"{image['counters'][name]}"
-        cycles.append(int(dut.cycles.value))
-        await RisingEdge(dut.clk)
+    for network, described in enumerate(vectors["networks"]):
+        if described["load"]:
+            await tb.load(described["load"])
+        for number, image in enumerate(described["images"]):
+            await tb.run_image(image["codes"])
+            await ReadOnly()  # the state the last transfer's clock edge left
+            tb.check(image, f"network {network} image {number}")
+            cycles.append(int(dut.cycles.value))
+            await RisingEdge(dut.clk)
     with open(os.environ["TSC_REPORT"], "w") as f:
         json.dump({"cycles": cycles, "images": len(cycles)}, f)

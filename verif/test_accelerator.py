@@ -2,14 +2,14 @@
 
 import pytest
 import torch
-from torch import nn
 
 from model.convert import convert
 from model.fixedpoint import FixedPointFormat
 from model.quantize import quantize
 from model.train import train
 from rtl.config import SPRAM_WORDS, AcceleratorConfig
-from rtl.golden import expected, random_network, random_residual, randomized
+from rtl.golden import (expected, random_convolutional, random_network, random_residual,
+                        randomized)
 from verif.runner import SIMULATORS, run_cocotb
 
 
@@ -95,38 +95,6 @@ def test_random_residual_networks(simulator):
         run_cocotb(simulator, f"residual{seed}", qnet, x, lanes=(1, 2, 4)[seed % 3],
                    backpressure=0.3)
     assert saturated > 0
-
-
-def random_convolutional(seed):
-    """A random convolutional network (kernels 1, 3, 5; strides 1 and 2; zero padding; sum
-    pooling before a convolution, global pooling or flatten before the classifier) on a
-    random input shape, with narrow accumulators so that saturation happens."""
-    gen = torch.Generator().manual_seed(seed)
-
-    def pick(*options):
-        return options[int(torch.randint(len(options), (1,), generator=gen))]
-
-    channels, size = pick(1, 2, 3), pick(5, 6, 7, 8)
-    mods, shape = [], (channels, size, size)
-    for index in range(pick(1, 2)):
-        if index and shape[1] >= 4 and pick(True, False):
-            mods.append(nn.AvgPool2d(2))
-            shape = (shape[0], shape[1] // 2, shape[2] // 2)
-        kernel = pick(1, 3, 5) if shape[1] >= 5 else pick(1, 3)
-        padding, stride, out = pick(0, kernel // 2), pick(1, 2), pick(2, 3, 5)
-        side = (shape[1] + 2 * padding - kernel) // stride + 1
-        mods += [nn.Conv2d(shape[0], out, kernel, stride=stride, padding=padding, bias=False),
-                 nn.ReLU()]
-        shape = (out, side, side)
-    if pick(True, False):
-        mods.append(nn.AdaptiveAvgPool2d(1))
-        shape = (shape[0], 1, 1)
-    mods += [nn.Flatten(), nn.Linear(shape[0] * shape[1] * shape[2], pick(3, 4), bias=False)]
-    fmt = pick(FixedPointFormat(8, 10, 14), FixedPointFormat())
-    steps = pick(4, 6, 8)
-    qnet = randomized(nn.Sequential(*mods), (channels, size, size), steps, fmt, seed,
-                      weight_max=pick(40, 127), threshold_range=(1, 300))
-    return qnet, torch.rand(3, channels, size, size, generator=gen) * 2 - 1
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
