@@ -124,7 +124,8 @@ def run_build(build, simulator="verilator"):
     try:
         report = run_cocotb(simulator, f"regression-{build.seed}-{build.number}", qnet, x,
                             build.lanes, backpressure=build.backpressure,
-                            weight_memory=build.weight_memory, reloads=reloads)
+                            weight_memory=build.weight_memory, reloads=reloads,
+                            quick_build=True)
     except AssertionError as error:
         return BuildResult(build.describe(), build.inferences, 0.0,
                            time.perf_counter() - started, str(error))
