@@ -1,6 +1,6 @@
 """Mutation testing: how many deliberate bugs the fast tests notice.
 
-    python scripts/mutation_score.py [--jobs 2] [--only model/] [--list]
+    python scripts/mutation_score.py [--jobs 2] [--only model/] [--match TEXT] [--list]
 
 Each mutant below is one small, plausible bug in ``model/``, ``rtl/`` or ``fpga/`` (an
 off-by-one, a flipped comparison, truncation for rounding, a check left out). The script
@@ -206,9 +206,10 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=2, help="pytest workers per mutant")
     parser.add_argument("--only", default="", help="mutants of files under this prefix")
+    parser.add_argument("--match", default="", help="mutants whose description has this text")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     args = parser.parse_args(argv)
-    mutants = [m for m in MUTANTS if m[0].startswith(args.only)]
+    mutants = [m for m in MUTANTS if m[0].startswith(args.only) and args.match in m[3]]
     problems = _check_texts(mutants)
     if problems:
         print("\n".join(problems), file=sys.stderr)

@@ -86,3 +86,14 @@ def test_steps_outside_2_to_4096_are_refused(steps, trained_mlp):
     qnet = quantize(trained_mlp[2], trained_mlp[1].x_train[:50], 8)
     with pytest.raises(ValueError, match=r"steps must be an integer from 2 to 4096"):
         IntegerNetwork(qnet.network, steps)
+
+
+def test_saturating_add_clamps_and_counts_both_directions():
+    fmt = FixedPointFormat(8, 4, 6)     # dV/dt in [-8, 7], V in [-32, 31]
+    acc = torch.tensor([[7, -8, 3, 0], [31, -32, -30, 5]])
+    total, clipped = fmt.saturating_add(acc, torch.tensor([[1, -1, 1, 9], [0, 0, 0, 0]]),
+                                        "dvdt")
+    assert total.tolist() == [[7, -8, 4, 7], [7, -8, -8, 5]] and clipped.tolist() == [3, 3]
+    total, clipped = fmt.saturating_add(acc, torch.tensor([[25, -25, 0, 0], [1, -1, -3, 0]]),
+                                        "v")
+    assert total.tolist() == [[31, -32, 3, 0], [31, -32, -32, 5]] and clipped.tolist() == [2, 3]

@@ -247,6 +247,9 @@ def _weights_shape(layer, shape):
      r"the header is not JSON \(Infinity is not a JSON number"),
     (lambda d: _rewrite(d, _set(("input", "scale"), "0.1")),
      r"input.scale must be a finite number, not a string"),
+    (lambda d: _rewrite(d, _set(("layers", 1, "weights", "offset"), 0)),
+     r"layers\[1\].weights.offset is 0; weights lie back to back in file order, so it must be "
+     r"8192"),
     (lambda d: _with_payload(d, b"\0\0\0"), r"the weights take \d+ bytes but the payload has "
                                            r"\d+: 3 bytes unused"),
     (lambda d: _rewrite(d, _set(("input", "shape"), [])),
