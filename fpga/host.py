@@ -68,7 +68,8 @@ class Device:
         self.port.write(encode_frame(command, payload))
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
-            frames = self.decoder.feed(self.port.read(256))
+            # exactly the bytes the reply still lacks: the read returns when it is complete
+            frames = self.decoder.feed(self.port.read(self.decoder.needed()))
             if frames:
                 frame = frames[0]
                 if frame.command == Command.ERROR:

@@ -85,6 +85,18 @@ class FrameDecoder:
     def __init__(self):
         self.buffer = bytearray()
 
+    def needed(self):
+        """Bytes still missing from the frame at the start of the buffer (at least 1): what
+        to ask the port for, so that a read returns as soon as the frame is complete."""
+        start = self.buffer.find(bytes([SOF]))
+        if start < 0:
+            return 4
+        have = len(self.buffer) - start
+        if have < 4:
+            return 4 - have
+        length = self.buffer[start + 2] | self.buffer[start + 3] << 8
+        return max(1, 6 + length - have) if length <= MAX_PAYLOAD else 1
+
     def feed(self, data):
         self.buffer += data
         frames = []

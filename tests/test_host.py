@@ -197,3 +197,27 @@ def test_weights_beyond_one_frame_load_in_frames_within_the_limit():
     Device(board, timeout=0.5).load(qnet)
     assert max(sizes) <= MAX_PAYLOAD and len(sizes) >= 4
     assert dict(load_words(config, qnet)) == board.memory
+
+
+def test_the_host_asks_the_port_for_exactly_the_bytes_a_reply_lacks():
+    # a serial port's read(n) waits out its timeout unless n bytes arrive: asking for more
+    # than the reply holds cost a 50 ms timeout per image
+    board = FakeBoard(_result())
+    sizes = []
+    read = board.read
+    board.read = lambda size: sizes.append(size) or read(size)
+    Device(board, timeout=0.5).run([1, 2, 3, 4])
+    reply = len(encode_frame(Command.RUN | 0x80, _result()))
+    info = len(encode_frame(Command.PING | 0x80, b"TSC1" + bytes(struct.calcsize(INFO_FORMAT))))
+    assert sizes == [4, info - 4, 4, reply - 4]
+
+
+def test_needed_counts_down_to_the_end_of_the_frame():
+    frame = encode_frame(Command.RUN | 0x80, b"\x01\x02\x03")
+    decoder = FrameDecoder()
+    assert decoder.needed() == 4
+    decoder.feed(b"\x00" + frame[:2])
+    assert decoder.needed() == 2
+    decoder.feed(frame[2:5])
+    assert decoder.needed() == len(frame) - 5
+    assert decoder.feed(frame[5:]) and decoder.needed() == 4
