@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-__all__ = ["Board", "BOARDS", "get_board", "ice40_pll"]
+__all__ = ["Board", "BOARDS", "get_board", "ice40_pll", "ecp5_pll"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,32 @@ def ice40_pll(f_in_mhz, f_out_mhz):
         raise ValueError(f"no iCE40 PLL setting gives {f_out_mhz} MHz from {f_in_mhz} MHz "
                          f"(outputs 16 to 275 MHz)")
     return best
+
+
+def ecp5_pll(f_in_mhz, f_out_mhz):
+    """ECP5 EHXPLLL settings (CLKI_DIV, CLKFB_DIV, CLKOP_DIV, achieved MHz) closest to
+    ``f_out_mhz``, fed back from CLKOP (``f_out = f_in * CLKFB_DIV / CLKI_DIV``), within the
+    data sheet's ranges: PFD 3.125-400 MHz, VCO (``f_out * CLKOP_DIV``) 400-800 MHz, output
+    3.125-400 MHz; of equally close settings, the one whose VCO is nearest 600 MHz."""
+    if not 3.125 <= f_out_mhz <= 400:
+        raise ValueError(f"no ECP5 PLL setting gives {f_out_mhz} MHz (outputs 3.125 to "
+                         f"400 MHz)")
+    best = None
+    for clki_div in range(1, 129):
+        pfd = f_in_mhz / clki_div
+        if not 3.125 <= pfd <= 400:
+            continue
+        for clkfb_div in range(1, 81):
+            out = pfd * clkfb_div
+            if not 3.125 <= out <= 400:
+                continue
+            clkop_div = max(1, min(128, round(600 / out)))
+            vco = out * clkop_div
+            if not 400 <= vco <= 800:
+                continue
+            key = (round(abs(out - f_out_mhz), 9), abs(vco - 600))
+            if best is None or key < best[0]:
+                best = (key, (clki_div, clkfb_div, clkop_div, out))
+    if best is None:
+        raise ValueError(f"no ECP5 PLL setting gives {f_out_mhz} MHz from {f_in_mhz} MHz")
+    return best[1]

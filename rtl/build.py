@@ -19,7 +19,7 @@ from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, S
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
-from fpga.boards import BOARDS, get_board, ice40_pll
+from fpga.boards import BOARDS, ecp5_pll, get_board, ice40_pll
 from fpga.protocol import MAX_PAYLOAD
 from model.cli import non_negative_int, positive_float, positive_int, power_of_two
 from model.netfile import NetworkFileError, read_network
@@ -41,6 +41,14 @@ class BoardTop(Elaboratable):
 
     def __init__(self, board, config, network, clock_mhz, baud):
         self.board, self.config, self.network = board, config, network
+        self.pll = None
+        if clock_mhz != board.clock_mhz:
+            if board.family not in ("ice40", "ecp5"):
+                raise ValueError(f"{board.name}: only its {board.clock_mhz} MHz clock is "
+                                 f"supported (no PLL for {board.family})")
+            self.pll = (ice40_pll if board.family == "ice40" else ecp5_pll)(
+                board.clock_mhz, clock_mhz)
+            clock_mhz = self.pll[-1]  # what the PLL makes, closest to what was asked
         self.clock_mhz, self.baud = clock_mhz, baud
         self.divisor = round(clock_mhz * 1e6 / baud)
         if self.divisor < 4:
@@ -48,8 +56,8 @@ class BoardTop(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        if self.board.family == "ice40" and self.clock_mhz != self.board.clock_mhz:
-            divr, divf, divq, filter_range, _ = ice40_pll(self.board.clock_mhz, self.clock_mhz)
+        if self.pll and self.board.family == "ice40":
+            divr, divf, divq, filter_range, _ = self.pll
             clk_in = platform.request(platform.default_clk, dir="-")
             clk_out, lock = Signal(name="pll_clk"), Signal(name="pll_lock")
             m.domains.sync = ClockDomain("sync")
@@ -60,9 +68,28 @@ class BoardTop(Elaboratable):
                 i_RESETB=1, i_BYPASS=0, o_PLLOUTGLOBAL=clk_out, o_LOCK=lock)
             m.submodules.reset = ResetSynchronizer(~lock, domain="sync")
             platform.add_clock_constraint(clk_out, self.clock_mhz * 1e6)
-        elif self.clock_mhz != self.board.clock_mhz:
-            raise ValueError(f"{self.board.name}: only its {self.board.clock_mhz} MHz clock is "
-                             f"supported (no PLL for {self.board.family} yet)")
+        elif self.pll:
+            clki_div, clkfb_div, clkop_div, achieved = self.pll
+            m.submodules.clk_buffer = clk_in = io.Buffer(
+                "i", platform.request(platform.default_clk, dir="-"))
+            clk_out, lock = Signal(name="pll_clk"), Signal(name="pll_lock")
+            m.domains.sync = ClockDomain("sync")
+            m.d.comb += ClockSignal("sync").eq(clk_out)
+            # the attributes are the ones Lattice's tools and nextpnr read for the loop filter
+            m.submodules.pll = Instance(
+                "EHXPLLL", p_CLKI_DIV=clki_div, p_CLKFB_DIV=clkfb_div, p_CLKOP_DIV=clkop_div,
+                p_CLKOP_CPHASE=clkop_div // 2, p_CLKOP_FPHASE=0, p_CLKOP_ENABLE="ENABLED",
+                p_FEEDBK_PATH="CLKOP", p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED",
+                p_STDBY_ENABLE="DISABLED", p_DPHASE_SOURCE="DISABLED",
+                p_OUTDIVIDER_MUXA="DIVA",
+                a_FREQUENCY_PIN_CLKI=str(self.board.clock_mhz),
+                a_FREQUENCY_PIN_CLKOP=f"{achieved:g}", a_ICP_CURRENT="12",
+                a_LPF_RESISTOR="8", a_MFG_ENABLE_FILTEROPAMP="1", a_MFG_GMCREF_SEL="2",
+                i_CLKI=clk_in.i, i_CLKFB=clk_out, i_RST=0, i_STDBY=0, i_PHASESEL0=0,
+                i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
+                i_PLLWAKESYNC=0, i_ENCLKOP=0, o_CLKOP=clk_out, o_LOCK=lock)
+            m.submodules.reset = ResetSynchronizer(~lock, domain="sync")
+            platform.add_clock_constraint(clk_out, achieved * 1e6)
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx_buffer = rx_buffer = io.Buffer("i", uart.rx)
         m.submodules.tx_buffer = tx_buffer = io.Buffer("o", uart.tx)
@@ -306,6 +333,10 @@ def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000
         os.environ.setdefault(variable, tool)
     platform = board.load_platform()
     top = BoardTop(board, config, qnet, clock_mhz, baud)
+    if top.clock_mhz != clock_mhz:
+        print(f"the {board.family} PLL makes {top.clock_mhz:.4g} MHz, the closest it can to "
+              f"{clock_mhz} MHz", file=sys.stderr)
+    clock_mhz = top.clock_mhz
     started = time.monotonic()
     print(f"building {board.name}: {config.inputs}-{'-'.join(map(str, config.layers))}, "
           f"N={config.steps}, {lanes} lanes, weights in {config.weight_memory}, {clock_mhz} "

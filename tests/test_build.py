@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from fpga.boards import BOARDS, get_board, ice40_pll
+from fpga.boards import BOARDS, ecp5_pll, get_board, ice40_pll
 from model.fixedpoint import FixedPointFormat
 from rtl.build import choose_weight_memory, estimate_cycles, estimate_memories
 from rtl.config import AcceleratorConfig, NetworkMismatch
@@ -30,6 +30,26 @@ def test_ice40_pll_meets_the_data_sheet_ranges(f_out):
     assert 10 <= pfd <= 133 and 533 <= pfd * (divf + 1) <= 1066 and 1 <= divq <= 6
     assert achieved == pytest.approx(12.0 * (divf + 1) / ((divr + 1) * 2 ** divq))
     assert abs(achieved - f_out) / f_out < 0.02
+
+
+@pytest.mark.parametrize("f_out", [20.0, 33.3, 48.0, 50.0, 60.0, 100.0, 200.0])
+def test_ecp5_pll_meets_the_data_sheet_ranges(f_out):
+    clki_div, clkfb_div, clkop_div, achieved = ecp5_pll(25.0, f_out)
+    assert 3.125 <= 25.0 / clki_div <= 400 and 400 <= achieved * clkop_div <= 800
+    assert 1 <= clki_div <= 128 and 1 <= clkfb_div <= 128 and 1 <= clkop_div <= 128
+    assert achieved == pytest.approx(25.0 * clkfb_div / clki_div)
+    assert abs(achieved - f_out) / f_out < 0.03
+
+
+def test_the_build_runs_at_the_clock_the_pll_makes():
+    from rtl.build import BoardTop
+    qnet = random_network((4, 5, 3), 8, FixedPointFormat(), seed=1)
+    config = AcceleratorConfig.from_network(qnet, 1)
+    top = BoardTop(get_board("ulx3s-85f"), config, qnet, 48.0, 1_000_000)
+    assert top.clock_mhz == 46.875 and top.divisor == 47   # 25 MHz * 15 / 8
+    assert BoardTop(get_board("icebreaker"), config, qnet, 12.0, 1_000_000).pll is None
+    with pytest.raises(ValueError, match=r"no ECP5 PLL setting gives 500.0 MHz"):
+        BoardTop(get_board("ulx3s-85f"), config, qnet, 500.0, 1_000_000)
 
 
 def test_a_network_too_large_for_the_board_names_the_shortfall():

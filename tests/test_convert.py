@@ -133,3 +133,31 @@ def test_weights_quantize_to_the_nearest_integer():
     integer, scales = quantize_weights(network)
     assert scales[0] == pytest.approx(0.02)
     assert integer.layers[0].weight.flatten().tolist() == [127, 1, 2, -4]
+
+
+@pytest.mark.parametrize("op, shape, message", [
+    ("linear", (5,), r"a linear op with weight \[3, 4\] takes \(4,\), not \(5,\)"),
+    ("linear", (1, 2, 2), r"takes \(4,\), not \(1, 2, 2\)"),
+    ("conv", (3, 6, 6), r"a convolution with weight \[2, 1, 3, 3\] takes \(1, H, W\)"),
+    ("conv", (1, 2, 2), r"a 3x3 convolution \(padding 0\) does not fit a 2x2 input"),
+    ("pool", (2, 1, 4), r"average pooling by 2 needs a \(C, H, W\) input of at least 2x2"),
+    ("pool", (8,), r"average pooling by 2 needs a \(C, H, W\) input"),
+    ("gain", (3,), r"a gain is one number, not a weight of shape \[2\]"),
+])
+def test_ops_refuse_a_shape_they_cannot_take(op, shape, message):
+    from model.network import AvgPool, Conv2d, Gain, Linear
+    made = {"linear": lambda: Linear(torch.zeros(3, 4)),
+            "conv": lambda: Conv2d(torch.zeros(2, 1, 3, 3)),
+            "pool": lambda: AvgPool(2), "gain": lambda: Gain(torch.zeros(2))}[op]()
+    with pytest.raises(ValueError, match=message):
+        made.out_shape(shape)
+
+
+def test_ops_give_the_shapes_they_compute():
+    from model.network import AvgPool, Conv2d, Flatten, Gain, Linear
+    assert Linear(torch.zeros(3, 4)).out_shape((4,)) == (3,)
+    assert Conv2d(torch.zeros(2, 1, 3, 3), stride=2, padding=1).out_shape((1, 7, 5)) == \
+        (2, 4, 3)
+    assert AvgPool(2).out_shape((3, 5, 4)) == (3, 2, 2)
+    assert Flatten().out_shape((3, 2, 2)) == (12,)
+    assert Gain(torch.ones(1)).out_shape((3, 2, 2)) == (3, 2, 2)
