@@ -24,6 +24,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# seconds of tests per mutant; a mutant that makes them hang (a simulation that never ends)
+# counts as killed
+TIMEOUT = 900
 
 _SIM = ("tests/test_accelerator_sim.py", "tests/test_neuron.py", "tests/test_neuron_lane.py",
         "tests/test_scan.py", "tests/test_address.py")
@@ -195,7 +198,11 @@ def _killed(tree, path, text, replacement, jobs):
                    "-o", "addopts=", "-m", "not slow", *TESTS[path]]
         if jobs > 1:
             command += ["-n", str(jobs)]
-        done = subprocess.run(command, cwd=tree, capture_output=True, text=True)
+        try:
+            done = subprocess.run(command, cwd=tree, capture_output=True, text=True,
+                                  timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return True  # a hang: the suite's own sims never end, so it would notice
         return done.returncode != 0
     finally:
         source.write_text(original)
