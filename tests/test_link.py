@@ -85,10 +85,11 @@ def test_ping_load_and_run_match_the_golden_model():
 
 
 def test_bad_frames_are_answered_and_change_nothing():
-    qnet = random_network((6, 5, 3), 6, FixedPointFormat(), seed=32)
+    qnet = random_network((6, 5, 3), 6, FixedPointFormat(), seed=32, threshold_range=(10, 40))
     config = AcceleratorConfig.from_network(qnet, 2)
-    x = torch.rand(1, 6, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    x = torch.rand(1, 6, generator=torch.Generator().manual_seed(3))
     want = expected(qnet, x)[0]
+    assert any(want.potentials) and want.counters["spikes_1"]  # a write would show
     run = encode_frame(Command.RUN, bytes(c & 0xFF for c in want.codes))
     corrupt = bytearray(encode_frame(Command.LOAD8, struct.pack("<I", 0) + bytes([5] * 8)))
     corrupt[7] ^= 0xFF
@@ -105,8 +106,10 @@ def test_bad_frames_are_answered_and_change_nothing():
         encode_frame(Command.LOAD8, struct.pack("<I", 0)),                  # no weights
         encode_frame(Command.LOAD32, struct.pack("<I", 0) + bytes(3)),      # not whole words
         encode_frame(Command.LOAD8, struct.pack("<I", top - 2) + bytes(4)),  # past the end
+        encode_frame(Command.LOAD8, struct.pack("<I", top - 3) + bytes(4)),  # one past it
         encode_frame(Command.LOAD8, struct.pack("<I", 0) + bytes([1, 0x80])),  # -128
         encode_frame(Command.LOAD32, struct.pack("<Iii", top, 7, 0)),       # threshold 0
+        encode_frame(Command.LOAD32, struct.pack("<Ii", top, 0)),           # threshold 0
         encode_frame(Command.LOAD8, struct.pack("<I", 1 << 24) + bytes(4)),  # far address
         encode_frame(Command.LOAD32, struct.pack("<Ii", 1 << 31, 1)),       # far address
         encode_frame(Command.LOAD32, struct.pack("<Iii", 0, 127, 128)),     # weight 128
@@ -116,6 +119,7 @@ def test_bad_frames_are_answered_and_change_nothing():
         encode_frame(0x33),                                                 # unknown
         encode_frame(Command.RUN, bytes([0] * 5)),                          # wrong length
         encode_frame(Command.RUN, bytes([6] + [0] * 5)),                    # code > N-1
+        encode_frame(Command.RUN, bytes([0] * 5 + [0xFA])),                 # code < -(N-1)
         encode_frame(Command.PING),
         run,
     ]
@@ -123,8 +127,8 @@ def test_bad_frames_are_answered_and_change_nothing():
     errors = [(r.command, r.payload[0]) for r in replies[:-2]]
     E = Command.ERROR
     assert errors == [(E, ErrorCode.LENGTH)] + [(E, ErrorCode.CRC)] * 3 + [
-        (E, ErrorCode.LENGTH)] * 2 + [(E, ErrorCode.LOAD)] * 9 + [
-        (E, ErrorCode.COMMAND), (E, ErrorCode.LENGTH), (E, ErrorCode.CODE)]
+        (E, ErrorCode.LENGTH)] * 2 + [(E, ErrorCode.LOAD)] * 11 + [
+        (E, ErrorCode.COMMAND), (E, ErrorCode.LENGTH), (E, ErrorCode.CODE), (E, ErrorCode.CODE)]
     # nothing was written: no load is reported and the network answers as the golden model
     assert replies[-2].payload == info_bytes(config)
     assert _result(replies[-1].payload, config)[1] == want.potentials
