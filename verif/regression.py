@@ -14,12 +14,14 @@ one of a block-RAM build is the one in the bitstream), and runs its share of the
 inferences: uniform random inputs, one in eight an image of -1, 0 and 1 only. Every spike,
 output potential, class and counter is compared with the integer golden model.
 
-A failing build is named with the command that repeats it; the exit status is then 1.
+A failing build is named with the command that repeats it; the exit status is then 1. The
+simulators' output goes to ``run.log`` in each build's folder under ``build/verif``.
 ``verif/test_regression.py`` runs a 1,000-inference slice in the test suite.
 """
 
 import argparse
 import math
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -135,8 +137,24 @@ def run_build(build, simulator="verilator"):
 
 
 def _run(arguments):
+    """One build in a worker process, the simulators' output in its folder's ``run.log``."""
+    from verif.runner import BUILD
     seed, number, per_build, simulator = arguments
-    return number, run_build(draw_build(seed, number, per_build), simulator)
+    log = BUILD / f"regression-{seed}-{number}-{simulator}" / "run.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    saved = os.dup(1), os.dup(2)
+    with open(log, "w") as out:
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+        try:
+            return number, run_build(draw_build(seed, number, per_build), simulator)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 def main(argv=None):
