@@ -96,8 +96,9 @@ class BoardTop(Elaboratable):
                 i_CLKI=clk_in.i, i_CLKFB=clk_out, i_RST=0, i_STDBY=0, i_PHASESEL0=0,
                 i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
                 i_PLLWAKESYNC=0, i_ENCLKOP=0, o_CLKOP=clk_out, o_LOCK=lock)
+            # nextpnr derives the output's constraint from these parameters and the
+            # oscillator's (a constraint on the net would name one synthesis renames)
             m.submodules.reset = ResetSynchronizer(~lock, domain="sync")
-            platform.add_clock_constraint(clk_out, achieved * 1e6)
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx_buffer = rx_buffer = io.Buffer("i", uart.rx)
         m.submodules.tx_buffer = tx_buffer = io.Buffer("o", uart.tx)
