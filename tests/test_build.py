@@ -42,14 +42,14 @@ def test_ecp5_pll_meets_the_data_sheet_ranges(f_out):
 
 
 def test_the_build_runs_at_the_clock_the_pll_makes():
-    from rtl.build import BoardTop
-    qnet = random_network((4, 5, 3), 8, FixedPointFormat(), seed=1)
-    config = AcceleratorConfig.from_network(qnet, 1)
-    top = BoardTop(get_board("ulx3s-85f"), config, qnet, 48.0, 1_000_000)
-    assert top.clock_mhz == 46.875 and top.divisor == 47   # 25 MHz * 15 / 8
-    assert BoardTop(get_board("icebreaker"), config, qnet, 12.0, 1_000_000).pll is None
+    from rtl.build import plan_clock
+    pll, clock, divisor = plan_clock(get_board("ulx3s-85f"), 48.0, 1_000_000)
+    assert pll == (8, 15, 13, 46.875) and clock == 46.875 and divisor == 47  # 25 * 15 / 8
+    assert plan_clock(get_board("icebreaker"), 12.0, 1_000_000) == (None, 12.0, 12)
     with pytest.raises(ValueError, match=r"no ECP5 PLL setting gives 500.0 MHz"):
-        BoardTop(get_board("ulx3s-85f"), config, qnet, 500.0, 1_000_000)
+        plan_clock(get_board("ulx3s-85f"), 500.0, 1_000_000)
+    with pytest.raises(ValueError, match=r"4000000 baud is too fast for a 12 MHz clock"):
+        plan_clock(get_board("icebreaker"), 12.0, 4_000_000)
 
 
 def test_a_network_too_large_for_the_board_names_the_shortfall():
