@@ -8,7 +8,8 @@ from pathlib import Path
 
 from .quantize import MAX_STEPS
 
-__all__ = ["steps_type", "positive_int", "positive_float", "non_negative_int", "power_of_two", "output_file"]
+__all__ = ["steps_type", "positive_int", "positive_float", "non_negative_int", "power_of_two",
+           "output_file"]
 
 
 def _number(text, kind):

@@ -74,7 +74,8 @@ def _set(path, value):
      r"layers\[1\].ops\[0\]: a linear op with weight \[10, 128\] takes \(128,\), not \(64,\)"),
     (lambda d: _rewrite(d, _set(("layers", 0, "weights", "offset"), 10 ** 6)),
      r"layers\[0\].weights.offset is 1000000; weights lie back to back"),
-    (lambda d: _rewrite(d, _set(("schedule",), "shared")), r"schedule is 'shared'; it must be one of windowed"),
+    (lambda d: _rewrite(d, _set(("schedule",), "shared")),
+     r"schedule is 'shared'; it must be one of windowed"),
     (lambda d: _rewrite(d, _set(("layers", 0, "ops"), [{"op": "maxpool"}])),
      r"layers\[0\].ops\[0\].op is 'maxpool'; it must be one of"),
     (lambda d: _rewrite(d, lambda h: h.pop("steps")), r"the header lacks the field 'steps'"),
@@ -160,7 +161,8 @@ def _first_junction(qnet, kind):
      r"shortcuts\[0\].ops\[0\] stands for a weight \[1\], but the weights are \[2\]"),
     (lambda q, h: h["layers"][0].update(ops=[{"op": "gain"}], weights={"offset": 0,
                                                                        "shape": [1]}),
-     r"layers\[0\].ops needs exactly one linear or conv2d op, not \['gain'\] \(a gain belongs on a shortcut\)"),
+     r"layers\[0\].ops needs exactly one linear or conv2d op, not \['gain'\] \(a gain belongs "
+     r"on a shortcut\)"),
 ])
 def test_bad_shortcuts_are_refused_with_the_reason(residual_qnet, edit, message):
     data = _rewrite(encode_network(residual_qnet), lambda h: edit(residual_qnet, h))
@@ -261,7 +263,8 @@ def _weights_shape(layer, shape):
     (lambda d: _rewrite(d, _set(("layers", 0, "ops"), "linear")),
      r"layers\[0\].ops must be a list, not a string"),
     (lambda d: _rewrite(d, _set(("layers",), {"0": {}})), r"layers must be a list, not an object"),
-    (lambda d: _rewrite(d, _set(("format", "v_bits"), 64)), r"format.v_bits is 64, outside 2 to 48"),
+    (lambda d: _rewrite(d, _set(("format", "v_bits"), 64)),
+     r"format.v_bits is 64, outside 2 to 48"),
     (lambda d: _rewrite(d, _set(("rounding",), "ceil")), r"rounding is 'ceil'; it must be one of"),
     (lambda d: _rewrite(d, _set(("layers", 0, "extra"), 1)),
      r"layers\[0\] has an unknown field 'extra'"),

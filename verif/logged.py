@@ -101,7 +101,8 @@ class LoggedAccelerator(wiring.Component):
         slot = count % PACK
         written = Signal()
         m.d.comb += [stream.ready.eq(1), written.eq(stream.valid & (count < depth)),
-                     write.addr.eq(count // PACK), write.data.eq(stream.payload.as_value().replicate(PACK)),
+                     write.addr.eq(count // PACK),
+                     write.data.eq(stream.payload.as_value().replicate(PACK)),
                      write.en.eq(written << slot)]
         with m.If(self.start):
             m.d.sync += count.eq(0)

@@ -88,8 +88,9 @@ def run_cocotb(simulator, name, qnet, x, lanes, backpressure=0.0, weight_memory=
                per_cycle=False, reloads=(), quick_build=False):
     """Generate, build and run; return the testbench's report (cycles per image, and
     ``images_seconds``: the wall-clock seconds from the first load or image to the last
-    image's check) with the wall-clock seconds of the whole simulation run (``seconds``). Weights in SPRAM start unknown:
-    the testbench loads them (and the thresholds) through ``i_load`` first. ``reloads``:
+    image's check) with the wall-clock seconds of the whole simulation run (``seconds``).
+    Weights in SPRAM start unknown: the testbench loads them (and the thresholds) through
+    ``i_load`` first. ``reloads``:
     more ``(qnet, x)`` of the same geometry, each loaded through ``i_load`` after the images
     before it, then run on its ``x``. Without backpressure the image goes in from one wide
     port and the output streams are logged in the simulated top
