@@ -150,7 +150,7 @@ class Device:
                                 f"{struct.calcsize(layout)} (class, {info.outputs} potentials, "
                                 f"{extra} counters): rebuild the bitstream or update the host "
                                 f"tool so that both agree")
-        values = struct.unpack_from(f"<{info.outputs}i{extra}I", payload, 1)
+        values = struct.unpack(layout, payload)[1:]
         counters = dict(zip(COUNTERS, values[info.outputs:]))
         for layer in range(info.hidden + 1):
             counters[f"spikes_{layer}"] = values[info.outputs + len(COUNTERS) + layer]

@@ -117,11 +117,10 @@ def _op(entry, name, weight_shape):
     return kind
 
 
-def _path(entry, name, required, optional, version, shortcut, stored):
+def _path(entry, name, required, version, shortcut, stored):
     """One input path: its weights, ops and shapes. ``stored`` counts the payload bytes the
     paths before it hold (weights lie back to back, in file order); returns the new count."""
-    _object(entry, name, ("name", "ops", "in_shape", "out_shape", "weights", *required),
-            optional)
+    _object(entry, name, ("name", "ops", "in_shape", "out_shape", "weights", *required))
     if type(entry["name"]) is not str:
         raise NetworkFileError(f"{name}.name must be a string, not {_kind(entry['name'])}")
     weights = _object(entry["weights"], f"{name}.weights", ("offset", "shape"))
@@ -133,8 +132,8 @@ def _path(entry, name, required, optional, version, shortcut, stored):
     kinds = [_op(op, f"{name}.ops[{number}]", shape)
              for number, op in enumerate(_list(entry["ops"], f"{name}.ops", 1, 8))]
     weighted = [kind for kind in kinds if kind in _WEIGHTED]
-    allowed = ("linear", "conv2d", "gain") if shortcut and version >= 2 else ("linear",
-                                                                             "conv2d")
+    # a gain (an identity shortcut) only on a shortcut, and only from version 2
+    allowed = _WEIGHTED if shortcut and version >= 2 else ("linear", "conv2d")
     if len(weighted) != 1 or weighted[0] not in allowed:
         where = "" if shortcut else " (a gain belongs on a shortcut)"
         raise NetworkFileError(f"{name}.ops needs exactly one {' or '.join(allowed)} op, "
@@ -150,7 +149,7 @@ def _layer(entry, index, last, version, stored):
         raise NetworkFileError(f"{name}: version 1 files have no shortcuts; re-export the "
                                f"network")
     shortcuts = ("shortcuts",) if version >= 2 else ()
-    stored = _path(entry, name, ("threshold", "weight_scale", *shortcuts), (), version, False,
+    stored = _path(entry, name, ("threshold", "weight_scale", *shortcuts), version, False,
                    stored)
     if last and entry["threshold"] is not None:
         raise NetworkFileError(f"{name}.threshold must be null: the output layer never fires")
@@ -164,7 +163,7 @@ def _layer(entry, index, last, version, stored):
     for number, shortcut in enumerate(_list(entry.get("shortcuts", []), f"{name}.shortcuts",
                                             0, 8)):
         at = f"{name}.shortcuts[{number}]"
-        stored = _path(shortcut, at, ("source",), (), version, True, stored)
+        stored = _path(shortcut, at, ("source",), version, True, stored)
         _integer(shortcut["source"], f"{at}.source", -1, index - 1)
     return stored
 

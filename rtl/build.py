@@ -64,25 +64,36 @@ class BoardTop(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        if self.pll and self.board.family == "ice40":
+        if self.pll:
+            self._pll(m, platform)
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx_buffer = rx_buffer = io.Buffer("i", uart.rx)
+        m.submodules.tx_buffer = tx_buffer = io.Buffer("o", uart.tx)
+        timeout = int(self.clock_mhz * 1e6 * 0.1)  # 100 ms without a byte mid-frame
+        m.submodules.serial = serial = SerialAccelerator(self.config, self.network,
+                                                         self.divisor, timeout)
+        m.d.comb += [serial.rx.eq(rx_buffer.i), tx_buffer.o.eq(serial.tx)]
+        return m
+
+    def _pll(self, m, platform):
+        """The board's PLL (``self.pll``'s settings) making the sync domain's clock."""
+        # the sync domain runs on the PLL's output, held in reset until it locks
+        clk_out, lock = Signal(name="pll_clk"), Signal(name="pll_lock")
+        m.domains.sync = ClockDomain("sync")
+        m.d.comb += ClockSignal("sync").eq(clk_out)
+        m.submodules.reset = ResetSynchronizer(~lock, domain="sync")
+        if self.board.family == "ice40":
             divr, divf, divq, filter_range, _ = self.pll
             clk_in = platform.request(platform.default_clk, dir="-")
-            clk_out, lock = Signal(name="pll_clk"), Signal(name="pll_lock")
-            m.domains.sync = ClockDomain("sync")
-            m.d.comb += ClockSignal("sync").eq(clk_out)
             m.submodules.pll = Instance(
                 "SB_PLL40_PAD", p_FEEDBACK_PATH="SIMPLE", p_DIVR=divr, p_DIVF=divf,
                 p_DIVQ=divq, p_FILTER_RANGE=filter_range, io_PACKAGEPIN=clk_in.io,
                 i_RESETB=1, i_BYPASS=0, o_PLLOUTGLOBAL=clk_out, o_LOCK=lock)
-            m.submodules.reset = ResetSynchronizer(~lock, domain="sync")
             platform.add_clock_constraint(clk_out, self.clock_mhz * 1e6)
-        elif self.pll:
+        else:
             clki_div, clkfb_div, clkop_div, achieved = self.pll
             m.submodules.clk_buffer = clk_in = io.Buffer(
                 "i", platform.request(platform.default_clk, dir="-"))
-            clk_out, lock = Signal(name="pll_clk"), Signal(name="pll_lock")
-            m.domains.sync = ClockDomain("sync")
-            m.d.comb += ClockSignal("sync").eq(clk_out)
             # the attributes are the ones Lattice's tools and nextpnr read for the loop filter
             m.submodules.pll = Instance(
                 "EHXPLLL", p_CLKI_DIV=clki_div, p_CLKFB_DIV=clkfb_div, p_CLKOP_DIV=clkop_div,
@@ -96,17 +107,8 @@ class BoardTop(Elaboratable):
                 i_CLKI=clk_in.i, i_CLKFB=clk_out, i_RST=0, i_STDBY=0, i_PHASESEL0=0,
                 i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
                 i_PLLWAKESYNC=0, i_ENCLKOP=0, o_CLKOP=clk_out, o_LOCK=lock)
-            # nextpnr derives the output's constraint from these parameters and the
+            # no constraint on the output: nextpnr derives it from these parameters and the
             # oscillator's (a constraint on the net would name one synthesis renames)
-            m.submodules.reset = ResetSynchronizer(~lock, domain="sync")
-        uart = platform.request("uart", 0, dir="-")
-        m.submodules.rx_buffer = rx_buffer = io.Buffer("i", uart.rx)
-        m.submodules.tx_buffer = tx_buffer = io.Buffer("o", uart.tx)
-        timeout = int(self.clock_mhz * 1e6 * 0.1)  # 100 ms without a byte mid-frame
-        m.submodules.serial = serial = SerialAccelerator(self.config, self.network,
-                                                         self.divisor, timeout)
-        m.d.comb += [serial.rx.eq(rx_buffer.i), tx_buffer.o.eq(serial.tx)]
-        return m
 
 
 # (depth, width) shapes of one block RAM

@@ -49,12 +49,17 @@ def expected(qnet, x):
     return out
 
 
-def random_network(sizes, steps, fmt, seed, weight_max=127, threshold_range=(1, 400)):
-    """A fully connected integer network with random weights and thresholds (for tests)."""
+def _dense(sizes):
+    """A bias-free ``nn.Sequential`` of ``Linear`` layers of ``sizes`` with ReLUs between."""
     mods = []
     for a, b in zip(sizes, sizes[1:]):
         mods += [nn.Linear(a, b, bias=False), nn.ReLU()]
-    return randomized(nn.Sequential(*mods[:-1]), (sizes[0],), steps, fmt, seed, weight_max,
+    return nn.Sequential(*mods[:-1])
+
+
+def random_network(sizes, steps, fmt, seed, weight_max=127, threshold_range=(1, 400)):
+    """A fully connected integer network with random weights and thresholds (for tests)."""
+    return randomized(_dense(sizes), (sizes[0],), steps, fmt, seed, weight_max,
                       threshold_range)
 
 
@@ -111,10 +116,7 @@ def dense_model(gen):
     40 inputs, one to three hidden layers of 1 to 40 neurons, 2 to 10 outputs."""
     pick = picker(gen)
     sizes = [pick(*range(1, 41)) for _ in range(pick(2, 3, 4))] + [pick(*range(2, 11))]
-    mods = []
-    for a, b in zip(sizes, sizes[1:]):
-        mods += [nn.Linear(a, b, bias=False), nn.ReLU()]
-    return nn.Sequential(*mods[:-1]), (sizes[0],)
+    return _dense(sizes), (sizes[0],)
 
 
 def residual_model(gen, channels=None):
