@@ -25,7 +25,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -100,7 +100,7 @@ def draw_build(seed, number, inferences):
                 qnet = randomized(model, shape, steps, fmt,
                                   seed=seed * 1_000_003 + number * 7 + index,
                                   weight_max=weight_max, threshold_range=(1, threshold_top + 1))
-                qnet = type(qnet)(qnet.network, steps, fmt, rounding)
+                qnet = replace(qnet, rounding=rounding)
                 share = inferences // count + (index < inferences % count)
                 networks.append((qnet, _inputs(gen, share, shape)))
             AcceleratorConfig.from_network(networks[0][0], lanes, weight_memory)
