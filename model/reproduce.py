@@ -28,7 +28,7 @@ import torch
 from .convert import ann_forward, convert
 from .data import load_digits
 from .datasets import DatasetError, ImageFolder, load_cifar
-from .evaluate import ROWS, _ints, _methods, evaluate, format_table, plot
+from .evaluate import FULL_RATE_STEPS, FULL_STEPS, ROWS, _ints, _methods, evaluate, format_table, plot
 from .networks import ARCHITECTURES
 from .paper import FIGURE_8, paper_rows
 from .train import load_checkpoint, train
@@ -163,10 +163,10 @@ def reproduce(model, input_shape, calibration, test, *, rows=DEFAULT_ROWS, steps
     if images == 0:
         raise ValueError("the test set is empty")
     network = convert(model.cpu(), input_shape)
-    kwargs = {"steps": steps, "rate_steps": rate_steps}
     results = evaluate(network, calibration, _WithPredictions(test, predictions), rows=rows,
+                       steps=steps or FULL_STEPS, rate_steps=rate_steps or FULL_RATE_STEPS,
                        alphas=(alpha,), statistic=statistic, seed=seed, device=device,
-                       progress=progress, **{k: v for k, v in kwargs.items() if v})
+                       progress=progress)
     return correct / images, images, results
 
 

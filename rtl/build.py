@@ -24,6 +24,7 @@ from fpga.protocol import MAX_PAYLOAD
 from model.cli import non_negative_int, positive_float, positive_int, power_of_two
 from model.netfile import NetworkFileError, read_network
 
+from .build_stages import BuildStages
 from .config import MAX_LANES, SPRAM_WORDS, WEIGHT_MEMORIES, AcceleratorConfig, NetworkMismatch
 from .neuron import NeuronLane
 from .serial_top import SerialAccelerator
@@ -351,11 +352,12 @@ def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000
     started = time.monotonic()
     print(f"building {board.name}: {config.inputs}-{'-'.join(map(str, config.layers))}, "
           f"N={config.steps}, {lanes} lanes, weights in {config.weight_memory}, {clock_mhz} "
-          f"MHz, {baud} baud (Yosys, nextpnr, pack)...", file=sys.stderr, flush=True)
-    platform.build(top, name="tsc", build_dir=str(out), do_program=False,
-                   synth_opts=_synth_options(platform),
-                   nextpnr_opts="--report tsc_report.json --timing-allow-fail" +
-                   (f" --seed {seed}" if seed is not None else ""))
+          f"MHz, {baud} baud", file=sys.stderr, flush=True)
+    with BuildStages(out, "tsc"):
+        platform.build(top, name="tsc", build_dir=str(out), do_program=False,
+                       synth_opts=_synth_options(platform),
+                       nextpnr_opts="--report tsc_report.json --timing-allow-fail" +
+                       (f" --seed {seed}" if seed is not None else ""))
     nextpnr = json.loads((out / "tsc_report.json").read_text())
     fmax = max((v.get("achieved", 0) for v in nextpnr.get("fmax", {}).values()), default=None)
     cycles = estimate_cycles(config, scan_activity(qnet, _sample_inputs(qnet)))

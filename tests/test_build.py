@@ -52,6 +52,54 @@ def test_the_build_runs_at_the_clock_the_pll_makes():
         plan_clock(get_board("icebreaker"), 12.0, 4_000_000)
 
 
+def test_a_clock_no_pll_makes_is_refused_with_one_line():
+    """Refused before any training or tool, with the error alone (no stray warning of an
+    unused elaboratable after it)."""
+    done = subprocess.run([sys.executable, "-m", "rtl.build", "--clock", "500"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == ("error: no iCE40 PLL setting gives 500.0 MHz from 12.0 MHz "
+                           "(outputs 16 to 275 MHz)\n")
+    assert done.stdout == ""
+
+
+def test_build_stages_are_shown_as_the_tool_logs_reach_them(tmp_path):
+    """Each stage is printed once, in order, when its tool's log shows it; logs left by an
+    earlier build are removed first so they cannot count."""
+    import io
+    import time
+
+    from rtl.build_stages import BuildStages
+
+    (tmp_path / "tsc.tim").write_text("Info: Program finished normally.\n")  # stale
+    stream = io.StringIO()
+
+    def lines():
+        return [line.split("] ", 1)[1] for line in stream.getvalue().splitlines()]
+
+    def wait_for(count):
+        deadline = time.monotonic() + 10
+        while len(lines()) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    with BuildStages(tmp_path, "tsc", stream, interval=0.01):
+        assert not (tmp_path / "tsc.tim").exists()
+        (tmp_path / "tsc.rpt").write_text("1. Executing RTLIL frontend.\n")
+        wait_for(2)
+        (tmp_path / "tsc.tim").write_text("Info: Packing constants..\n")
+        wait_for(3)
+        assert lines() == ["elaboration and RTLIL (Amaranth)", "synthesis (Yosys)",
+                           "packing and placement (nextpnr)"]
+        with (tmp_path / "tsc.tim").open("a") as log:
+            log.write("Info: Routing..\nInfo: Program finished normally.\n")
+    assert lines()[3:] == ["routing (nextpnr)", "bitstream (pack)", "done"]
+
+    failed = io.StringIO()
+    with pytest.raises(RuntimeError), BuildStages(tmp_path, "tsc", failed, interval=0.01):
+        raise RuntimeError("yosys failed")
+    assert "done" not in failed.getvalue()
+
+
 def test_a_network_too_large_for_the_board_names_the_shortfall():
     config = AcceleratorConfig(64, (512, 10), 16, FixedPointFormat(), lanes=4)
     with pytest.raises(NetworkMismatch, match=r"icebreaker: with weights in block RAM the "
