@@ -31,7 +31,7 @@ def _statistic(chunks, statistic, percentile):
 
 def balance(network, x, method, steps, *, alpha=0.8, statistic="max", percentile=99.9,
             input_coding=None, fmt=None, rounding="nearest", generator=None, batch_size=512,
-            progress=False, adjust=None):
+            progress=False, adjust=None, input_rounding="nearest"):
     """Return ``network`` with balanced thresholds for ``method`` at ``steps``.
 
     Parameters
@@ -46,6 +46,8 @@ def balance(network, x, method, steps, *, alpha=0.8, statistic="max", percentile
         Integer network: integer thresholds that must fit ``fmt.v_bits``.
     rounding : {"floor", "nearest"}
         The TSC block rounding the network will run with.
+    input_rounding : {"nearest", "floor"}
+        The TSC and TTFS input codes' rounding (:func:`model.encoding.input_codes`).
     progress : bool
         Print one line per layer to stderr.
     adjust : callable or None
@@ -59,7 +61,8 @@ def balance(network, x, method, steps, *, alpha=0.8, statistic="max", percentile
     if not (isinstance(alpha, (int, float)) and alpha > 0):
         raise ValueError(f"alpha must be a positive number, not {alpha!r}")
     trains = [encode_input(x[i:i + batch_size], method, steps, input_coding=input_coding,
-                           generator=generator) for i in range(0, len(x), batch_size)]
+                           generator=generator, input_rounding=input_rounding)
+              for i in range(0, len(x), batch_size)]
     # every layer's trains, kept only when a residual junction reads them again
     kept = [{-1: train} for train in trains]
     thresholds, layers = [], list(network.layers)

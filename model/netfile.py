@@ -4,7 +4,7 @@ Layout (little-endian; documented in ``docs/network-file.md``)::
 
     offset  size  field
     0       8     magic  b"TSCNET\\x1a\\n"
-    8       2     version (2; version 1, without residual junctions, still reads)
+    8       2     version (3; versions 1 and 2 still read, see READABLE_VERSIONS)
     10      2     reserved, 0
     12      4     header length H
     16      4     payload length P
@@ -34,9 +34,11 @@ __all__ = ["MAGIC", "VERSION", "NetworkFileError", "write_network", "read_networ
            "encode_network", "decode_network"]
 
 MAGIC = b"TSCNET\x1a\n"
-VERSION = 2
-# version 1 is version 2 without residual junctions (no "shortcuts", no "gain" op)
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+# version 2 is version 3 with one input scale and offset and floor-rounded input codes (no
+# input.rounding); version 1 is version 2 without residual junctions (no "shortcuts", no
+# "gain" op)
+READABLE_VERSIONS = (1, 2, 3)
 _PREFIX = struct.Struct("<8sHHII")
 
 
@@ -64,13 +66,22 @@ def encode_network(qnet):
     header = {
         "steps": qnet.steps, "schedule": qnet.schedule, "rounding": qnet.rounding,
         "format": qnet.fmt.to_dict(),
-        "input": {"shape": list(qnet.network.input_shape), "scale": qnet.input_scale,
-                  "offset": qnet.input_offset},
+        "input": {"shape": list(qnet.network.input_shape), "scale": _json(qnet.input_scale),
+                  "offset": _json(qnet.input_offset), "rounding": qnet.input_rounding},
         "classes": qnet.classes, "layers": layers, "metadata": qnet.metadata,
     }
     head = json.dumps(header, sort_keys=True).encode()
     body = _PREFIX.pack(MAGIC, VERSION, 0, len(head), len(payload)) + head + bytes(payload)
     return body + struct.pack("<I", zlib.crc32(body))
+
+
+def _json(value):
+    """An input scale or offset as JSON: a number, or a list of one per feature."""
+    return float(value) if isinstance(value, (int, float)) else [float(v) for v in value]
+
+
+def _read_range(value):
+    return float(value) if not isinstance(value, list) else tuple(float(v) for v in value)
 
 
 def write_network(path, qnet):
@@ -185,8 +196,9 @@ def decode_network(data, source="network file"):
         return IntegerNetwork(network, header["steps"], FixedPointFormat(**header["format"]),
                               header["rounding"], header["schedule"],
                               scales if None not in scales else (),
-                              float(header["input"]["scale"]),
-                              float(header["input"]["offset"]), header["metadata"])
+                              _read_range(header["input"]["scale"]),
+                              _read_range(header["input"]["offset"]), header["metadata"],
+                              header["input"].get("rounding", "floor"))
     except ValueError as error:
         raise NetworkFileError(f"{source}: {error}") from None
 

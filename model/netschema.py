@@ -8,7 +8,9 @@ refuses ``16.5``, ``"16"`` and ``true``; a number field refuses NaN and the infi
 
 import math
 
+from .encoding import INPUT_ROUNDINGS
 from .fixedpoint import FixedPointFormat
+from .inputs import check_input_range
 from .quantize import MAX_STEPS, SCHEDULES
 from .simulate import ROUNDINGS
 
@@ -180,10 +182,23 @@ def check_header(header, version, payload_length):
     for field in fmt:
         _integer(fmt[field], f"format.{field}", 2, 48)
     FixedPointFormat(**fmt)
-    inputs = _object(header["input"], "input", ("shape", "scale", "offset"))
-    _shape(inputs["shape"], "input.shape")
-    _number(inputs["scale"], "input.scale")
-    _number(inputs["offset"], "input.offset")
+    # from version 3: the input codes' rounding, and a scale and offset per feature
+    inputs = _object(header["input"], "input",
+                     ("shape", "scale", "offset", *(("rounding",) if version >= 3 else ())))
+    shape = _shape(inputs["shape"], "input.shape")
+    for field in ("scale", "offset"):
+        if version >= 3 and isinstance(inputs[field], list):
+            _list(inputs[field], f"input.{field}", 1, MAX_NEURONS)
+            for number, value in enumerate(inputs[field]):
+                _number(value, f"input.{field}[{number}]")
+        else:
+            _number(inputs[field], f"input.{field}")
+    try:
+        check_input_range(inputs["scale"], inputs["offset"], shape)
+    except ValueError as error:
+        raise NetworkFileError(str(error)) from None
+    if version >= 3:
+        _choice(inputs["rounding"], "input.rounding", INPUT_ROUNDINGS)
     if not isinstance(header["metadata"], dict):
         raise NetworkFileError(f"metadata must be a JSON object, not "
                                f"{_kind(header['metadata'])}")

@@ -16,7 +16,9 @@ import torch
 
 from .balance import balance
 from .data import INPUT_OFFSET, INPUT_SCALE
+from .encoding import INPUT_ROUNDINGS
 from .fixedpoint import DEFAULT_FORMAT
+from .inputs import check_input_range, map_inputs
 from .network import WEIGHTED, AvgPool, Gain
 from .simulate import ROUNDINGS, simulate
 
@@ -34,8 +36,9 @@ class IntegerNetwork:
 
     ``network`` has int64 weights and int thresholds; ``scales`` are the per-layer weight
     scales (information only: the integer model never uses them); inputs are raw values
-    mapped by ``x = raw * input_scale + input_offset`` then coded by
-    :func:`model.encoding.input_codes`.
+    mapped by ``x = raw * input_scale + input_offset`` (numbers, or one per feature:
+    :mod:`model.inputs`) then coded by :func:`model.encoding.input_codes` with
+    ``input_rounding``.
     """
 
     network: object
@@ -47,6 +50,7 @@ class IntegerNetwork:
     input_scale: float = INPUT_SCALE
     input_offset: float = INPUT_OFFSET
     metadata: dict = field(default_factory=dict)
+    input_rounding: str = "nearest"
 
     def __post_init__(self):
         if type(self.steps) is not int or not 2 <= self.steps <= MAX_STEPS:
@@ -55,6 +59,10 @@ class IntegerNetwork:
         if self.rounding not in ROUNDINGS:
             raise ValueError(f"unknown rounding {self.rounding!r}; choose one of "
                              f"{', '.join(ROUNDINGS)}")
+        if self.input_rounding not in INPUT_ROUNDINGS:
+            raise ValueError(f"unknown input rounding {self.input_rounding!r}; choose one of "
+                             f"{', '.join(INPUT_ROUNDINGS)}")
+        check_input_range(self.input_scale, self.input_offset, self.network.input_shape)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}: the integer model and the "
                              f"hardware implement {', '.join(SCHEDULES)}")
@@ -76,7 +84,13 @@ class IntegerNetwork:
     def run(self, x, record=False):
         """The golden model: simulate inputs ``x`` (in [-1, 1]) bit-exactly."""
         return simulate(self.network, x, "tsc", self.steps, fmt=self.fmt,
-                        rounding=self.rounding, record=record)
+                        rounding=self.rounding, record=record,
+                        input_rounding=self.input_rounding)
+
+    def map_inputs(self, raw):
+        """Raw inputs to the values in [-1, 1] that :meth:`run` takes, with the count of
+        values clipped (:class:`model.inputs.MappedInputs`)."""
+        return map_inputs(raw, self.input_scale, self.input_offset, self.network.input_shape)
 
     def saturation_free_widths(self):
         """``(dvdt_bits, v_bits)`` with which no input can saturate this network: dV/dt
@@ -157,12 +171,20 @@ def _junction_requantizer(network, integer, scales, fmt):
 
 
 def quantize(network, calibration_x, steps, *, alpha=0.8, statistic="max", fmt=DEFAULT_FORMAT,
-             rounding="nearest", metadata=None, progress=False):
-    """Quantize ``network``'s weights and balance integer thresholds on ``calibration_x``."""
+             rounding="nearest", metadata=None, progress=False, input_scale=INPUT_SCALE,
+             input_offset=INPUT_OFFSET, input_rounding="nearest"):
+    """Quantize ``network``'s weights and balance integer thresholds on ``calibration_x``
+    (inputs in [-1, 1]). ``input_scale`` and ``input_offset`` (numbers or one per feature,
+    :mod:`model.inputs`) say how raw inputs map to them; the network file keeps them for the
+    host tool. ``input_rounding`` rounds the input codes (:func:`model.encoding.input_codes`)."""
+    check_input_range(input_scale, input_offset, network.input_shape)
     integer, scales = quantize_weights(network, fmt)
     scales = list(scales)
     adjust = _junction_requantizer(network, integer, scales, fmt) if network.residual else None
     balanced = balance(integer, calibration_x, "tsc", steps, alpha=alpha, statistic=statistic,
-                       fmt=fmt, rounding=rounding, progress=progress, adjust=adjust)
+                       fmt=fmt, rounding=rounding, progress=progress, adjust=adjust,
+                       input_rounding=input_rounding)
     meta = {"alpha": alpha, "statistic": statistic, **(metadata or {})}
-    return IntegerNetwork(balanced, steps, fmt, rounding, scales=tuple(scales), metadata=meta)
+    return IntegerNetwork(balanced, steps, fmt, rounding, scales=tuple(scales),
+                          input_scale=input_scale, input_offset=input_offset, metadata=meta,
+                          input_rounding=input_rounding)

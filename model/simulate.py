@@ -100,12 +100,14 @@ def layer_currents(layer, train, integer):
     return y.round().to(torch.int64) if integer else y
 
 
-def encode_input(x, method, steps, *, input_coding=None, generator=None):
-    """The input trains for ``method``: TSC or TTFS codes of ``x``, or a rate input."""
+def encode_input(x, method, steps, *, input_coding=None, generator=None,
+                 input_rounding="nearest"):
+    """The input trains for ``method``: TSC or TTFS codes of ``x`` (rounded as
+    ``input_rounding``, see :func:`model.encoding.input_codes`), or a rate input."""
     if method in ("tsc", "tsc-shared"):
-        return encoding.tsc_spikes(encoding.input_codes(x, steps), steps)
+        return encoding.tsc_spikes(encoding.input_codes(x, steps, input_rounding), steps)
     if method == "ttfs":
-        return encoding.ttfs_spikes(encoding.input_codes(x, steps), steps)
+        return encoding.ttfs_spikes(encoding.input_codes(x, steps, input_rounding), steps)
     if input_coding == "poisson":
         return encoding.poisson_spikes(x, steps, generator)
     if input_coding == "constant":
@@ -378,15 +380,17 @@ def check_method(method, input_coding, rounding="nearest"):
 
 
 def simulate(network, x, method, steps, *, input_coding=None, fmt=None, rounding="nearest",
-             generator=None, record=False):
+             generator=None, record=False, input_rounding="nearest"):
     """Simulate ``network`` (thresholds set) on inputs ``x`` ([B, *input_shape], in [-1, 1]).
 
     With ``fmt`` (integer network, windowed TSC only) this is the bit-exact golden model.
+    ``input_rounding`` rounds the TSC and TTFS input codes (:func:`model.encoding.input_codes`).
     """
     check_method(method, input_coding, rounding)
     if any(th is None for th in network.thresholds):
         raise ValueError("the network's thresholds are not set; balance it first")
-    train = encode_input(x, method, steps, input_coding=input_coding, generator=generator)
+    train = encode_input(x, method, steps, input_coding=input_coding, generator=generator,
+                         input_rounding=input_rounding)
     batch = train.shape[0]
     spikes = [train] if record else []
     synaptic = _zeros(batch, train)

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import re
 import struct
@@ -64,7 +65,7 @@ def _set(path, value):
     (lambda d: b"NOTANET!" + d[8:], r"not a tsc-snn network file"),
     (lambda d: d[:8] + struct.pack("<H", 9) + d[10:], r"format version 9 is not supported"),
     (lambda d: d[:8] + struct.pack("<H", 0) + d[10:], r"format version 0 is not supported"),
-    (lambda d: d[:8] + struct.pack("<H", 3) + d[10:], r"format version 3 is not supported"),
+    (lambda d: d[:8] + struct.pack("<H", 4) + d[10:], r"format version 4 is not supported"),
     (lambda d: d[:40] + bytes([d[40] ^ 1]) + d[41:], r"checksum mismatch"),
     (lambda d: _rewrite(d, _set(("layers", 0, "threshold"), None)),
      r"layers\[0\].threshold is null, but a hidden layer fires"),
@@ -106,7 +107,7 @@ def test_residual_round_trip_keeps_every_shortcut(residual_qnet, tmp_path):
     path = tmp_path / "resnet.tscn"
     write_network(path, residual_qnet)
     loaded = read_network(path)
-    assert struct.unpack_from("<H", path.read_bytes(), 8)[0] == 2
+    assert struct.unpack_from("<H", path.read_bytes(), 8)[0] == 3
     kinds = set()
     for a, b in zip(loaded.network.layers, residual_qnet.network.layers):
         assert [s for s, _ in a.shortcuts] == [s for s, _ in b.shortcuts]
@@ -119,19 +120,66 @@ def test_residual_round_trip_keeps_every_shortcut(residual_qnet, tmp_path):
     assert torch.equal(loaded.run(x).output, residual_qnet.run(x).output)
 
 
-def _as_version_1(data):
+def _as_version(data, version):
     def strip(header):
-        for layer in header["layers"]:
-            layer.pop("shortcuts")
-    rewritten = _rewrite(data, strip)
-    return rewritten[:8] + struct.pack("<H", 1) + rewritten[10:-4] + struct.pack(
-        "<I", zlib.crc32(rewritten[:8] + struct.pack("<H", 1) + rewritten[10:-4]))
+        header["input"].pop("rounding")
+        if version == 1:
+            for layer in header["layers"]:
+                layer.pop("shortcuts")
+    return _with_version(_rewrite(data, strip), version)
 
 
-def test_version_1_files_still_read(qnet, trained_mlp):
-    loaded = decode_network(_as_version_1(encode_network(qnet)))
+def _with_version(data, version):
+    body = data[:8] + struct.pack("<H", version) + data[10:-4]
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_older_versions_still_read_with_floored_input_codes(qnet, trained_mlp, version):
+    """Versions 1 and 2 have no input.rounding: their networks were balanced on floored
+    input codes, and read so."""
+    loaded = decode_network(_as_version(encode_network(qnet), version))
+    assert loaded.input_rounding == "floor"
     x = trained_mlp[1].x_test[:20]
-    assert torch.equal(loaded.run(x).output, qnet.run(x).output)
+    floored = dataclasses.replace(qnet, input_rounding="floor")
+    assert torch.equal(loaded.run(x).output, floored.run(x).output)
+
+
+def test_input_range_and_rounding_round_trip(qnet, trained_mlp):
+    """Per-feature scales and offsets and the input rounding come back exactly, and the
+    model maps raw inputs with them."""
+    scale = tuple(0.5 + i / 128 for i in range(64))
+    offset = tuple(-1.0 + i / 256 for i in range(64))
+    for rounding in ("nearest", "floor"):
+        wanted = dataclasses.replace(qnet, input_scale=scale, input_offset=offset,
+                                     input_rounding=rounding)
+        loaded = decode_network(encode_network(wanted))
+        assert (loaded.input_scale, loaded.input_offset) == (scale, offset)
+        assert loaded.input_rounding == rounding
+        raw = torch.rand(5, 64) * 4
+        mapped = loaded.map_inputs(raw)
+        want = (raw.double() * torch.tensor(scale, dtype=torch.float64) +
+                torch.tensor(offset, dtype=torch.float64))
+        assert torch.equal(mapped.x, want.clamp(-1, 1).float())
+        assert mapped.outside.tolist() == ((want < -1) | (want > 1)).sum(1).tolist()
+
+
+@pytest.mark.parametrize("edit, version, message", [
+    (_set(("input", "rounding"), "up"), 3, r"input.rounding is 'up'; it must be one of"),
+    (lambda h: h["input"].pop("rounding"), 3, r"input lacks the field 'rounding'"),
+    (_set(("input", "scale"), [0.5] * 63), 3,
+     r"the input scale has 63 entries; an input of shape \[64\] takes 1 or 64"),
+    (_set(("input", "offset"), [0.5, "x"] * 32), 3, r"input.offset\[1\] must be a finite number, not a string"),
+    (_set(("input", "scale"), 0), 3, r"the input scale must not be 0"),
+    (_set(("input", "scale"), []), 3, r"input.scale has 0 entries"),
+    (lambda h: h["input"].update(scale=[0.5] * 64, rounding=None) or h["input"].pop("rounding"),
+     2, r"input.scale must be a finite number, not a list"),
+    (_set(("input", "rounding"), "floor"), 2, r"input has an unknown field 'rounding'"),
+])
+def test_bad_input_fields_are_refused(qnet, edit, version, message):
+    data = _with_version(_rewrite(encode_network(qnet), edit), version)
+    with pytest.raises(NetworkFileError, match=message):
+        decode_network(data)
 
 
 def _shortcut(layer, key, value):
@@ -172,9 +220,9 @@ def test_bad_shortcuts_are_refused_with_the_reason(residual_qnet, edit, message)
 
 def test_version_1_refuses_shortcuts(residual_qnet):
     data = encode_network(residual_qnet)
-    old = data[:8] + struct.pack("<H", 1) + data[10:-4]
+    old = _rewrite(data, lambda h: h["input"].pop("rounding"))
     with pytest.raises(NetworkFileError, match="version 1 files have no shortcuts"):
-        decode_network(old + struct.pack("<I", zlib.crc32(old)))
+        decode_network(_with_version(old, 1))
 
 
 def test_a_refused_weight_is_named_with_its_sign():
