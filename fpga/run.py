@@ -2,10 +2,13 @@
 
     python -m fpga.run --port /dev/ttyUSB1 --network network.tscn --images 100 [--check]
 
-Loads the network file over the serial link, classifies the first ``--images`` digits test
-images, and prints accuracy, agreement with the integer golden model and images/s. With
-``--check`` every potential and counter is compared with the golden model and any
-difference is reported (exit status 1).
+Loads the network file over the serial link, classifies the first ``--images`` test inputs
+of ``--data`` (by default the data the network was exported with, else digits), and prints
+accuracy, agreement with the integer golden model and images/s. Raw inputs are mapped to
+[-1, 1] with the network file's input range and coded with its rounding, exactly as the
+model does; values outside the range are clipped and counted. With ``--check`` every
+potential and counter is compared with the golden model and any difference is reported
+(exit status 1).
 """
 
 import argparse
@@ -14,7 +17,7 @@ import sys
 import time
 
 from model.cli import positive_float, positive_int
-from model.data import load_digits, scale_pixels
+from model.data import DataError, load_data
 from model.netfile import NetworkFileError, read_network
 from rtl.config import NetworkMismatch
 from rtl.golden import expected
@@ -41,9 +44,8 @@ def classify(device, qnet, images, labels, check=False, load=True, progress=True
     else:
         device.config_for(qnet)
         device.require_weights()
-    x = scale_pixels(images, qnet.input_scale, qnet.input_offset).reshape(
-        len(images), *qnet.network.input_shape)
-    want = expected(qnet, x)  # with the input codes in the accelerator's order
+    mapped = qnet.map_inputs(images)
+    want = expected(qnet, mapped.x)  # with the input codes in the accelerator's order
     correct = agree = mismatches = 0
     problems = []
     started = time.monotonic()
@@ -66,7 +68,8 @@ def classify(device, qnet, images, labels, check=False, load=True, progress=True
     seconds = time.monotonic() - started
     return {"images": len(want), "accuracy": correct / len(want), "agreement": agree / len(want),
             "images_per_s": len(want) / seconds, "checked": check, "mismatches": mismatches,
-            "problems": problems[:20]}
+            "problems": problems[:20], "clipped_inputs": mapped.clipped,
+            "clipped_images": int((mapped.outside > 0).sum())}
 
 
 def main(argv=None):
@@ -75,7 +78,10 @@ def main(argv=None):
     parser.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
     parser.add_argument("--network", required=True, help="network file")
     parser.add_argument("--images", type=positive_int, default=100,
-                        help="digits test images to run")
+                        help="test inputs to run")
+    parser.add_argument("--data", default=None, metavar="SET",
+                        help="digits, wine, breast-cancer, mnist, mnist:FOLDER or FILE.npz "
+                        "(default: the data in the network file's metadata, else digits)")
     parser.add_argument("--baud", type=positive_int, default=1_000_000)
     parser.add_argument("--timeout", type=positive_float, default=2.0,
                         help="seconds per reply")
@@ -88,11 +94,16 @@ def main(argv=None):
 
     try:
         qnet = read_network(args.network)
-        split = load_digits()
+        split = load_data(args.data or qnet.metadata.get("data", "digits"))
+        size = qnet.network.layers[0].in_size
+        if split.raw_test.shape[1] != size:
+            raise DataError(f"{split.name}'s inputs have {split.raw_test.shape[1]} values, but "
+                            f"the network in {args.network} takes {size}")
         with serial.Serial(args.port, args.baud, timeout=0.05) as port:
             summary = classify(Device(port, args.timeout), qnet, split.raw_test[:args.images],
                                split.y_test[:args.images], args.check, not args.no_load)
-    except (OSError, NetworkFileError, NetworkMismatch, ProtocolError, ValueError) as error:
+    except (OSError, NetworkFileError, NetworkMismatch, ProtocolError, ValueError,
+            DataError) as error:
         sys.exit(f"error: {error}")
     if args.json:
         print(json.dumps(summary))
@@ -100,6 +111,10 @@ def main(argv=None):
         print(f"{summary['images']} images: accuracy {100 * summary['accuracy']:.2f}%, agreement "
               f"with the golden model {100 * summary['agreement']:.2f}%, "
               f"{summary['images_per_s']:.1f} images/s")
+        if summary["clipped_inputs"]:
+            print(f"{summary['clipped_inputs']} input value(s) in {summary['clipped_images']} "
+                  f"image(s) fell outside the network's input range and were clipped to "
+                  f"[-1, 1]")
         if args.check:
             print(f"checked every potential and counter: {summary['mismatches']} image(s) differ")
             for line in summary["problems"]:

@@ -18,11 +18,11 @@ import torch
 from .balance import balance
 from .cli import output_file, positive_int, steps_type
 from .convert import ann_forward, convert
-from .data import SEED, load_digits
-from .networks import ARCHITECTURES, build
+from .data import SEED
+from .encoding import INPUT_ROUNDINGS
 from .quantize import quantize
 from .simulate import simulate
-from .train import load_checkpoint, train
+from .train import add_model_arguments, model_and_data
 
 __all__ = ["ROWS", "Row", "DEFAULT_STEPS", "DEFAULT_RATE_STEPS", "DEFAULT_ALPHAS",
            "FULL_STEPS", "FULL_RATE_STEPS", "FULL_ALPHAS", "batches", "evaluate", "efficiency",
@@ -98,16 +98,18 @@ class _Totals:
                    self.synaptic / n, self.membrane / n, self.reads / n, self.saturations / n)
 
 
-def _runner(network, calibration, name, alpha, steps, statistic, generator):
+def _runner(network, calibration, name, alpha, steps, statistic, generator, input_rounding):
     """Balance (or quantize) for one row; return the function that simulates a batch."""
     method, coding = ROWS[name]
     if name == "tsc-int8":
-        return quantize(network, calibration, steps, alpha=alpha, statistic=statistic).run
+        return quantize(network, calibration, steps, alpha=alpha, statistic=statistic,
+                        input_rounding=input_rounding).run
     balanced = balance(network, calibration, method, steps, alpha=alpha, statistic=statistic,
-                       input_coding=coding, generator=generator)
+                       input_coding=coding, generator=generator, input_rounding=input_rounding)
 
     def run(x):
-        return simulate(balanced, x, method, steps, input_coding=coding, generator=generator)
+        return simulate(balanced, x, method, steps, input_coding=coding, generator=generator,
+                        input_rounding=input_rounding)
     return run
 
 
@@ -119,13 +121,14 @@ def batches(x, labels, ann_prediction, batch_size=256):
 
 def evaluate(network, calibration, test, *, rows=tuple(ROWS), steps=DEFAULT_STEPS,
              rate_steps=DEFAULT_RATE_STEPS, alphas=DEFAULT_ALPHAS, statistic="max", seed=SEED,
-             device="cpu", progress=True):
+             device="cpu", progress=True, input_rounding="nearest"):
     """Run every (row, alpha, N) over the whole test set; return a list of :class:`Row`.
 
     ``test`` is a re-iterable of ``(x, labels, ann_prediction)`` batches (see
     :func:`batches`); every batch and the network are moved to ``device``, where thresholds
     are balanced on ``calibration`` and the simulation runs. Poisson trains come from a CPU
-    generator seeded with ``seed``, so they do not depend on the device.
+    generator seeded with ``seed``, so they do not depend on the device. ``input_rounding``
+    rounds the TSC and TTFS input codes (:func:`model.encoding.input_codes`).
     """
     network, calibration = network.to(device), calibration.to(device)
     results, started = [], time.monotonic()
@@ -133,7 +136,7 @@ def evaluate(network, calibration, test, *, rows=tuple(ROWS), steps=DEFAULT_STEP
             for n in (rate_steps if name in RATE_ROWS else steps)]
     for done, (name, alpha, n) in enumerate(plan, 1):
         run = _runner(network, calibration, name, alpha, n, statistic,
-                      torch.Generator().manual_seed(seed))
+                      torch.Generator().manual_seed(seed), input_rounding)
         totals = _Totals()
         for x, labels, ann_prediction in test:
             totals.add(run(x.to(device)), labels.to(device), ann_prediction.to(device))
@@ -304,8 +307,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", help="a checkpoint from python -m model.train "
-                        "(default: train --arch now)")
-    parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="mlp")
+                        "(default: train --arch or --model on --data now)")
+    add_model_arguments(parser, "the data to evaluate on (default: the checkpoint's)")
+    parser.add_argument("--input-rounding", choices=INPUT_ROUNDINGS, default="nearest",
+                        help="how the TSC and TTFS input codes round |x| (N - 1)")
     parser.add_argument("--methods", type=_methods, default=tuple(ROWS),
                         help=f"comma-separated rows (default: all of {', '.join(ROWS)})")
     parser.add_argument("--full", action="store_true",
@@ -336,35 +341,31 @@ def main(argv=None):
     steps = args.steps or (FULL_STEPS if full else DEFAULT_STEPS)
     rate_steps = args.rate_steps or (FULL_RATE_STEPS if full else DEFAULT_RATE_STEPS)
     alphas = args.alphas or (FULL_ALPHAS if full else DEFAULT_ALPHAS)
-    if args.checkpoint:
-        try:
-            arch, model, _ = load_checkpoint(args.checkpoint)
-        except ValueError as error:
-            sys.exit(f"error: {error}")
-    else:
-        arch = args.arch
-        print(f"training {arch} on digits (no --checkpoint given)", file=sys.stderr)
-        model, _, _ = train(arch, progress=True)
-    _, input_shape, data_shape = build(arch)
-    split = load_digits(data_shape)
+    arch, model, data, split = model_and_data(args, args.checkpoint)
+    input_shape = split.input_shape
     x, y = split.x_test, split.y_test
     if args.test_limit:
         x, y = x[:args.test_limit], y[:args.test_limit]
     ann_prediction = ann_forward(model, x).argmax(1)
     ann_accuracy = float((ann_prediction == y).float().mean())
-    network = convert(model, input_shape)
+    try:
+        network = convert(model, input_shape)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
     results = evaluate(network, split.x_train, batches(x, y, ann_prediction), rows=rows,
                        steps=steps, rate_steps=rate_steps, alphas=alphas,
-                       statistic=args.statistic)
+                       statistic=args.statistic, input_rounding=args.input_rounding)
     alpha = 0.8 if 0.8 in alphas else alphas[0]
     eff = efficiency(results, args.target, alpha)
     if args.plot:
         plot(results, args.plot, alpha, ann_accuracy)
     if args.json:
-        print(json.dumps({"arch": arch, "ann_accuracy": ann_accuracy, "test_images": len(x),
+        print(json.dumps({"arch": arch, "data": data, "ann_accuracy": ann_accuracy,
+                          "test_images": len(x), "input_rounding": args.input_rounding,
                           "results": [asdict(r) for r in results], "efficiency": eff}, indent=1))
     else:
-        print(f"{arch}: ANN test accuracy {100 * ann_accuracy:.2f}% on {len(x)} images")
+        print(f"{arch} on {data}: ANN test accuracy {100 * ann_accuracy:.2f}% on {len(x)} "
+              f"images")
         print(format_table(results))
         print()
         print(format_efficiency(eff))

@@ -14,8 +14,10 @@ additions against latency like Fig. 8.
 
 Networks: the paper's ``vgg16``, ``resnet20`` and ``resnet34`` (checkpoints written by
 ``python -m model.train_zoo``) on ``cifar10``, ``cifar100`` or ``imagenet``; the small
-``mlp``, ``deep``, ``cnn``, ``resnet`` and ``plain`` on ``digits`` (trained here without a
-checkpoint).
+``mlp``, ``wide``, ``deep``, ``cnn``, ``resnet`` and ``plain``, or your own
+``--model FILE.py:FUNCTION``, on ``digits``, ``wine``, ``breast-cancer``, ``mnist[:FOLDER]``
+or a ``FILE.npz`` (:func:`model.data.load_data`; trained here without a checkpoint from
+``python -m model.train``).
 """
 
 import argparse
@@ -26,48 +28,51 @@ from dataclasses import asdict
 import torch
 
 from .convert import ann_forward, convert
-from .data import load_digits
+from . import data as flow_data
 from .datasets import DatasetError, ImageFolder, load_cifar
 from .evaluate import FULL_RATE_STEPS, FULL_STEPS, ROWS, _ints, _methods, evaluate, format_table, plot
 from .networks import ARCHITECTURES
 from .paper import FIGURE_8, paper_rows
-from .train import load_checkpoint, train
+from .train import load_checkpoint, prepare, train_model
 from .zoo import ZOO
 
 __all__ = ["DATASETS", "load_network", "load_data", "reproduce", "compare", "main"]
 
-DATASETS = {"digits": 10, "cifar10": 10, "cifar100": 100, "imagenet": 1000}
+# the paper's data sets, read from --data FOLDER; any other is a model.data spec
+DATASETS = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}
 DEFAULT_ROWS = ("tsc", "tsc-int8", "tsc-shared", "if-poisson", "rmp-constant")
 
 
 def _check_pair(arch, dataset):
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown data set {dataset!r}; choose one of {', '.join(DATASETS)}")
-    if arch in ARCHITECTURES and dataset != "digits":
-        raise ValueError(f"{arch} is a digits network; the paper's networks are "
-                         f"{', '.join(ZOO)}")
-    if arch in ZOO and dataset == "digits":
-        raise ValueError(f"{arch} takes CIFAR or ImageNet images, not digits; the digits "
-                         f"networks are {', '.join(ARCHITECTURES)}")
-    if arch not in ARCHITECTURES and arch not in ZOO:
+    paper = dataset in DATASETS
+    if arch not in ARCHITECTURES and arch not in ZOO and ":" not in arch:
         raise ValueError(f"unknown architecture {arch!r}; choose one of "
-                         f"{', '.join([*ZOO, *ARCHITECTURES])}")
+                         f"{', '.join([*ZOO, *ARCHITECTURES])} or --model FILE.py:FUNCTION")
+    if arch in ZOO and not paper:
+        raise ValueError(f"{arch} takes CIFAR or ImageNet images, not {dataset}; the small "
+                         f"networks are {', '.join(ARCHITECTURES)} (or --model FILE.py:FUNCTION)")
+    if paper and arch not in ZOO:
+        raise ValueError(f"{dataset} is for the paper's networks ({', '.join(ZOO)}), not "
+                         f"{arch}")
 
 
 def load_network(arch, dataset, checkpoint=None, progress=True):
-    """The trained ANN and its input shape. Digits networks are trained when no checkpoint
-    is given; the paper's networks need one from ``python -m model.train_zoo``."""
+    """The trained ANN and its input shape. A small network (built-in or ``FILE.py:FUNCTION``)
+    on a :mod:`model.data` set is trained when no checkpoint is given; the paper's networks
+    need one from ``python -m model.train_zoo``."""
     _check_pair(arch, dataset)
-    if arch in ARCHITECTURES:
+    if arch not in ZOO:
         if checkpoint:
-            saved_arch, model, _ = load_checkpoint(checkpoint)
-            if saved_arch != arch:
-                raise ValueError(f"{checkpoint} holds a {saved_arch}, not a {arch}")
-        else:
-            if progress:
-                print(f"training {arch} on digits (no --checkpoint given)", file=sys.stderr)
-            model, _, _ = train(arch, progress=progress)
-        return model, ARCHITECTURES[arch][1]
+            saved = load_checkpoint(checkpoint, None if arch in ARCHITECTURES else arch)
+            if saved.arch != arch:
+                raise ValueError(f"{checkpoint} holds a {saved.arch}, not a {arch}")
+            return saved.model, saved.input_shape
+        if progress:
+            print(f"training {arch} on {dataset} (no --checkpoint given)", file=sys.stderr)
+        torch.manual_seed(flow_data.SEED)
+        model, split, shape = prepare(arch, dataset)
+        train_model(model, split, progress=progress, label=f"{arch} on {dataset}")
+        return model, shape
     if not checkpoint:
         raise ValueError(f"{arch} needs --checkpoint: train it first with python -m "
                          f"model.train_zoo --arch {arch}")
@@ -94,12 +99,13 @@ def load_network(arch, dataset, checkpoint=None, progress=True):
     return model, shape
 
 
-def load_data(dataset, root=None, calibration=512, seed=0, batch_size=64, arch="cnn"):
-    """``(calibration images, test batches of (x, labels))`` for ``dataset``. The calibration
-    images are a seeded random subset of the training split."""
+def load_data(dataset, root=None, calibration=512, seed=0, batch_size=64, shape=(1, 8, 8)):
+    """``(calibration images, test batches of (x, labels))`` for ``dataset``, inputs in
+    ``shape`` for a :mod:`model.data` set. The calibration images are a seeded random subset
+    of the training split."""
     generator = torch.Generator().manual_seed(seed)
-    if dataset == "digits":
-        split = load_digits(ARCHITECTURES[arch][2])
+    if dataset not in DATASETS:
+        split = flow_data.load_data(dataset).reshaped(shape)
         pick = torch.randperm(len(split.x_train), generator=generator)[:calibration]
         test = [(split.x_test[i:i + batch_size], split.y_test[i:i + batch_size])
                 for i in range(0, len(split.x_test), batch_size)]
@@ -210,12 +216,16 @@ def format_comparison(arch, dataset, paper, measured):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m model.reproduce", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arch", required=True,
-                        help=f"one of {', '.join([*ZOO, *ARCHITECTURES])}")
-    parser.add_argument("--dataset", required=True, choices=sorted(DATASETS))
-    parser.add_argument("--data", help="folder with the data set (not for digits)")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--arch", help=f"one of {', '.join([*ZOO, *ARCHITECTURES])}")
+    which.add_argument("--model", metavar="FILE.py:FUNCTION",
+                       help="your own network: FUNCTION() in FILE.py returns the nn.Module")
+    parser.add_argument("--dataset", required=True,
+                        help=f"{', '.join(DATASETS)} (the paper's, from --data), or digits, "
+                        f"wine, breast-cancer, mnist, mnist:FOLDER, FILE.npz")
+    parser.add_argument("--data", help="folder with the paper's data set")
     parser.add_argument("--checkpoint", help="trained ANN (python -m model.train_zoo, or "
-                        "python -m model.train for digits)")
+                        "python -m model.train for the small networks)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--methods", type=_methods, default=DEFAULT_ROWS,
                         help=f"comma-separated, of {', '.join(ROWS)}")
@@ -249,10 +259,11 @@ def main(argv=None):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    args.arch = args.arch or args.model
     try:
         model, shape = load_network(args.arch, args.dataset, args.checkpoint)
         calibration, test = load_data(args.dataset, args.data, args.calibration,
-                                      batch_size=args.batch_size, arch=args.arch)
+                                      batch_size=args.batch_size, shape=shape)
     except (DatasetError, ValueError, FileNotFoundError) as error:
         sys.exit(f"error: {error}")
     if args.test_limit:

@@ -252,13 +252,18 @@ def _default_network(out):
 
 
 def _sample_inputs(qnet, count=100):
-    """Inputs to estimate spike counts with: digits test images when the network takes
-    them, else uniform random inputs in [-1, 1]."""
+    """Inputs to estimate spike counts with: the test inputs of the data the network was
+    exported with (its metadata; digits when it names none), mapped with the network's
+    input range, else uniform random inputs in [-1, 1]."""
     import torch
 
-    from model.data import load_digits
-    if qnet.network.input_shape in ((64,), (1, 8, 8)):
-        return load_digits().x_test[:count].reshape(-1, *qnet.network.input_shape)
+    from model.data import DataError, load_data
+    try:
+        raw = load_data(qnet.metadata.get("data", "digits")).raw_test[:count]
+        if raw.shape[1] == qnet.network.layers[0].in_size:
+            return qnet.map_inputs(raw).x
+    except DataError:
+        pass  # data not on this machine (an IDX folder, a file): random inputs will do
     generator = torch.Generator().manual_seed(0)
     return torch.rand(count, *qnet.network.input_shape, generator=generator) * 2 - 1
 

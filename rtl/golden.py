@@ -29,7 +29,7 @@ def expected(qnet, x):
     """The golden model's codes, spikes, potentials and counters for each image in ``x``."""
     result = qnet.run(x, record=True)
     orders = [event_order(train.shape[1:-1]) for train in result.spikes]
-    codes = input_codes(x, qnet.steps).flatten(1)[:, orders[0]]
+    codes = input_codes(x, qnet.steps, qnet.input_rounding).flatten(1)[:, orders[0]]
     out = []
     for b in range(x.shape[0]):
         events = []

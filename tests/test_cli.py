@@ -99,6 +99,99 @@ def test_bad_numbers_are_refused_when_parsed(argv, message, tmp_path):
     assert "Traceback" not in done.stderr
 
 
+USER_MODEL = """
+from torch import nn
+
+
+def build():
+    return nn.Sequential(nn.Linear(6, 24, bias=False), nn.ReLU(), nn.Linear(24, 3, bias=False))
+
+
+def biased():
+    return nn.Sequential(nn.Linear(6, 3))
+
+
+def text():
+    return "not a network"
+"""
+
+
+def test_your_own_model_and_data_through_every_command(tmp_path):
+    """--model FILE.py:FUNCTION and --data FILE.npz for train, evaluate, reproduce and
+    export; the checkpoint remembers both, and the network file the data's input range."""
+    import numpy as np
+
+    from model.netfile import read_network
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 30, (3, 6))
+    labels = np.arange(240) % 3
+    x = centres[labels] + rng.normal(0, 8, (240, 6)) + 100
+    np.savez(tmp_path / "blobs.npz", x_train=x[:180], y_train=labels[:180], x_test=x[180:],
+             y_test=labels[180:])
+    (tmp_path / "net.py").write_text(USER_MODEL)
+    trained = json.loads(_run("model.train", "--model", "net.py:build", "--data", "blobs.npz",
+                              "--epochs", "20", "--json", cwd=tmp_path).stdout)
+    assert trained["checkpoint"] == "net.pt" and trained["test_accuracy"] > 0.9
+    evaluated = json.loads(_run("model.evaluate", "--checkpoint", "net.pt", "--methods",
+                                "tsc-int8", "--steps", "16", "--json", cwd=tmp_path).stdout)
+    assert evaluated["data"] == "blobs.npz" and evaluated["results"][0]["agreement"] > 0.9
+    exported = json.loads(_run("model.export", "--checkpoint", "net.pt", "-o", "net.tscn",
+                               "--json", cwd=tmp_path).stdout)
+    assert exported["data"] == "blobs.npz" and exported["agreement"] > 0.9
+    qnet = read_network(tmp_path / "net.tscn")
+    low, high = x[:180].min(0), x[:180].max(0)
+    assert np.allclose(np.array(qnet.input_scale), 2 / (high - low))
+    assert np.allclose(np.array(qnet.input_offset), -1 - low * 2 / (high - low))
+    assert qnet.metadata["data"] == "blobs.npz" and qnet.input_rounding == "nearest"
+    reproduced = json.loads(_run("model.reproduce", "--model", "net.py:build", "--dataset",
+                                 "blobs.npz", "--checkpoint", "net.pt", "--methods", "tsc",
+                                 "--steps", "16", "--json", cwd=tmp_path).stdout)
+    assert reproduced["results"][0]["agreement"] > 0.9
+    # the same network trained now, without a checkpoint
+    assert "training net.py:build on blobs.npz" in _run(
+        "model.export", "--model", "net.py:build", "--data", "blobs.npz", "-o", "now.tscn",
+        cwd=tmp_path).stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["model.train", "--model", "nowhere.py:build"], "nowhere.py: no such file"),
+    (["model.train", "--model", "net.py:missing"], "net.py has no function 'missing'"),
+    (["model.train", "--model", "net.py:text", "--data", "wine"],
+     "net.py:text: text() returned str, not an nn.Module"),
+    (["model.train", "--model", "net.py"], "'net.py' is not FILE.py:FUNCTION"),
+    (["model.evaluate", "--model", "net.py:biased", "--data", "wine", "--epochs", "1"],
+     "unrecognized arguments: --epochs 1"),
+    (["model.export", "--model", "net.py:build", "--data", "wine"],
+     "net.py:build does not take wine's inputs [13] (mat1 and mat2 shapes cannot be "
+     "multiplied"),
+    (["model.train", "--model", "net.py:build", "--data", "blobs.npz"],
+     "net.py:build gives outputs of shape [3]; blobs has 4 classes: it needs [4]"),
+    (["model.train", "--data", "iris"], "unknown data set 'iris'"),
+    (["model.train", "--arch", "cnn", "--data", "wine"], "cnn takes images [C, H, W], not "
+                                                         "inputs of shape [13]"),
+    (["model.export", "--checkpoint", "wine.pt", "--data", "digits"],
+     "digits's inputs are [1, 8, 8], but the network in wine.pt takes [13]"),
+])
+def test_bad_models_and_data_are_refused_naming_them(tmp_path, argv, message):
+    (tmp_path / "net.py").write_text(USER_MODEL)
+    import numpy as np
+    np.savez(tmp_path / "blobs.npz", x_train=np.zeros((8, 6)), y_train=np.arange(8) % 4,
+             x_test=np.zeros((4, 6)), y_test=np.arange(4))
+    if "wine.pt" in argv:
+        _run("model.train", "--data", "wine", "--epochs", "1", "-o", "wine.pt", cwd=tmp_path)
+    assert message in _refused(argv, tmp_path)
+
+
+def test_a_model_that_cannot_convert_is_refused_before_training(tmp_path):
+    (tmp_path / "net.py").write_text(USER_MODEL.replace("6, 3)", "13, 3)"))
+    refusal = _refused(["model.export", "--model", "net.py:biased", "--data", "wine"],
+                       tmp_path)
+    assert refusal == ("training net.py:biased on wine (no --checkpoint given)\n"
+                       "error: 0 (Linear) has a bias; TSC conversion needs bias-free layers "
+                       "(train with bias=False)\n"), refusal
+
+
 def _refused(argv, cwd):
     done = subprocess.run([sys.executable, "-m", *argv], cwd=cwd, capture_output=True,
                           text=True, timeout=300)

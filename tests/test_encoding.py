@@ -7,7 +7,17 @@ from model import encoding
 def test_codes_follow_eq1_by_hand():
     # N = 5: p* = floor(|p| * 4) + 1 and the code is sgn(p) * (p* - 1).
     x = torch.tensor([0.6, -1.0, 0.2, 0.25, 0.0, -0.5, 1.7])
-    assert encoding.input_codes(x, 5).tolist() == [2, -4, 0, 1, 0, -2, 4]
+    assert encoding.input_codes(x, 5, "floor").tolist() == [2, -4, 0, 1, 0, -2, 4]
+
+
+def test_nearest_codes_round_half_up_in_magnitude_by_hand():
+    # N = 5: |p| * 4 rounded half up, the sign kept: 2.4 -> 2, 2.5 -> 3, 0.5 -> 1, 0.49 -> 0.
+    x = torch.tensor([0.6, -0.625, 0.125, -0.1225, 0.0, 0.9, -1.7], dtype=torch.float64)
+    assert encoding.input_codes(x, 5).tolist() == [2, -3, 1, 0, 0, 4, -4]
+    assert encoding.input_codes(x, 5, "nearest").tolist() == [2, -3, 1, 0, 0, 4, -4]
+    with pytest.raises(ValueError, match="unknown input rounding 'up'; choose one of nearest, "
+                                         "floor"):
+        encoding.input_codes(x, 5, "up")
 
 
 def test_tsc_spikes_follow_eq2_by_hand():

@@ -64,7 +64,7 @@ def test_digits_cnn_end_to_end_is_faithful_to_the_ann(trained_cnn):
 
 @pytest.mark.parametrize("argv, message", [
     (["--arch", "vgg16", "--dataset", "digits"], "vgg16 takes CIFAR or ImageNet images"),
-    (["--arch", "cnn", "--dataset", "cifar10"], "cnn is a digits network"),
+    (["--arch", "cnn", "--dataset", "cifar10"], "cifar10 is for the paper's networks"),
     (["--arch", "resnet20", "--dataset", "cifar10", "--data", "."],
      "resnet20 needs --checkpoint: train it first with python -m model.train_zoo"),
     (["--arch", "nope", "--dataset", "cifar10"], "unknown architecture 'nope'"),
