@@ -15,7 +15,7 @@ import torch
 
 from .simulate import check_method, encode_input, input_currents, junction_inputs, run_layer
 
-__all__ = ["STATISTICS", "balance"]
+__all__ = ["STATISTICS", "balance", "calibration_inputs"]
 
 STATISTICS = ("max", "percentile")
 # At most this many positive currents are kept per batch for the percentile statistic.
@@ -29,6 +29,29 @@ def _statistic(chunks, statistic, percentile):
     return float(np.percentile(values, percentile)) if values.size else 0.0
 
 
+def calibration_inputs(data, limit=None):
+    """Calibration inputs as one tensor. ``data`` is a tensor ``[n, *input_shape]``, a
+    :class:`model.data.Split` (its training inputs), or an iterable of batches (a
+    ``DataLoader``) of inputs or of ``(inputs, labels, ...)``; ``limit`` keeps the first so
+    many inputs (None: all)."""
+    if isinstance(data, torch.Tensor):
+        return data[:limit]
+    if hasattr(data, "x_train"):
+        return data.x_train[:limit]
+    batches, count = [], 0
+    for batch in data:
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"calibration batches must hold tensors, not {type(x).__name__}")
+        batches.append(x)
+        count += len(x)
+        if limit is not None and count >= limit:
+            break
+    if not batches:
+        raise ValueError("the calibration data is empty")
+    return torch.cat(batches)[:limit]
+
+
 def balance(network, x, method, steps, *, alpha=0.8, statistic="max", percentile=99.9,
             input_coding=None, fmt=None, rounding="nearest", generator=None, batch_size=512,
             progress=False, adjust=None, input_rounding="nearest"):
@@ -37,8 +60,9 @@ def balance(network, x, method, steps, *, alpha=0.8, statistic="max", percentile
     Parameters
     ----------
     network : model.network.Network
-    x : torch.Tensor
-        Calibration inputs ``[n, *input_shape]`` in [-1, 1].
+    x : torch.Tensor, DataLoader or iterable of batches
+        Calibration inputs ``[n, *input_shape]`` in [-1, 1] (see
+        :func:`calibration_inputs`).
     alpha : float
         Scale of the statistic, in (0, 1] in the paper (0.8 recommended).
     statistic : {"max", "percentile"}
@@ -56,6 +80,7 @@ def balance(network, x, method, steps, *, alpha=0.8, statistic="max", percentile
         shortcut's integer gain depends on them. The returned network holds these layers.
     """
     check_method(method, input_coding, rounding)
+    x = calibration_inputs(x)
     if statistic not in STATISTICS:
         raise ValueError(f"statistic must be one of {STATISTICS}, not {statistic!r}")
     if not (isinstance(alpha, (int, float)) and alpha > 0):

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from .balance import balance
+from .balance import balance, calibration_inputs
 from .cli import output_file, positive_int, steps_type
 from .convert import ann_forward, convert
 from .data import SEED
@@ -126,11 +126,12 @@ def evaluate(network, calibration, test, *, rows=tuple(ROWS), steps=DEFAULT_STEP
 
     ``test`` is a re-iterable of ``(x, labels, ann_prediction)`` batches (see
     :func:`batches`); every batch and the network are moved to ``device``, where thresholds
-    are balanced on ``calibration`` and the simulation runs. Poisson trains come from a CPU
+    are balanced on ``calibration`` (a tensor or batches: :func:`model.balance
+    .calibration_inputs`) and the simulation runs. Poisson trains come from a CPU
     generator seeded with ``seed``, so they do not depend on the device. ``input_rounding``
     rounds the TSC and TTFS input codes (:func:`model.encoding.input_codes`).
     """
-    network, calibration = network.to(device), calibration.to(device)
+    network, calibration = network.to(device), calibration_inputs(calibration).to(device)
     results, started = [], time.monotonic()
     plan = [(name, alpha, n) for name in rows for alpha in alphas
             for n in (rate_steps if name in RATE_ROWS else steps)]

@@ -81,11 +81,12 @@ class IntegerNetwork:
     def classes(self):
         return self.network.output.out_size
 
-    def run(self, x, record=False):
-        """The golden model: simulate inputs ``x`` (in [-1, 1]) bit-exactly."""
+    def run(self, x, record=False, batch_size=None):
+        """The golden model: simulate inputs ``x`` (in [-1, 1]) bit-exactly, ``batch_size``
+        at a time (None: all at once)."""
         return simulate(self.network, x, "tsc", self.steps, fmt=self.fmt,
                         rounding=self.rounding, record=record,
-                        input_rounding=self.input_rounding)
+                        input_rounding=self.input_rounding, batch_size=batch_size)
 
     def map_inputs(self, raw):
         """Raw inputs to the values in [-1, 1] that :meth:`run` takes, with the count of

@@ -65,6 +65,27 @@ class Counts:
         """Eq. 8 per image: spikes / (spiking neurons * latency), as a fraction."""
         return self.spikes.double() / (self.spiking_neurons * self.latency)
 
+    def total(self):
+        """The counts summed over the batch, as Python numbers: ``images``, ``synaptic``,
+        ``membrane``, ``additions`` (the two together), ``memory_reads``, ``spikes``,
+        ``saturations``, and ``spike_rate`` (Eq. 8 over the whole batch, a fraction)."""
+        images = len(self.synaptic)
+        synaptic, membrane = int(self.synaptic.sum()), int(self.membrane.sum())
+        spikes = int(self.spikes.sum())
+        slots = images * self.spiking_neurons * self.latency
+        return {"images": images, "synaptic": synaptic, "membrane": membrane,
+                "additions": synaptic + membrane, "memory_reads": synaptic, "spikes": spikes,
+                "saturations": int(self.saturations.sum()),
+                "spike_rate": spikes / slots if slots else 0.0}
+
+    @classmethod
+    def concatenate(cls, parts):
+        """The counts of consecutive batches as one."""
+        first = parts[0]
+        return cls(*(torch.cat([getattr(p, name) for p in parts])
+                     for name in ("synaptic", "membrane", "spikes", "saturations")),
+                   first.spiking_neurons, first.latency)
+
 
 @dataclass
 class SimResult:
@@ -79,6 +100,13 @@ class SimResult:
     prediction: torch.Tensor
     counts: Counts
     spikes: list = field(default_factory=list)
+
+    @classmethod
+    def concatenate(cls, parts):
+        """The results of consecutive batches as one."""
+        return cls(torch.cat([p.output for p in parts]), torch.cat([p.prediction for p in parts]),
+                   Counts.concatenate([p.counts for p in parts]),
+                   [torch.cat(trains) for trains in zip(*(p.spikes for p in parts))])
 
 
 def argmax_lowest(values):
@@ -380,12 +408,25 @@ def check_method(method, input_coding, rounding="nearest"):
 
 
 def simulate(network, x, method, steps, *, input_coding=None, fmt=None, rounding="nearest",
-             generator=None, record=False, input_rounding="nearest"):
+             generator=None, record=False, input_rounding="nearest", batch_size=None):
     """Simulate ``network`` (thresholds set) on inputs ``x`` ([B, *input_shape], in [-1, 1]).
 
     With ``fmt`` (integer network, windowed TSC only) this is the bit-exact golden model.
     ``input_rounding`` rounds the TSC and TTFS input codes (:func:`model.encoding.input_codes`).
+    ``batch_size`` simulates ``x`` that many inputs at a time (the memory a simulation takes
+    grows with the batch times N) and returns one result. The integer model gives the same
+    result at any batch size; float methods the same up to float32 rounding (a batched
+    matrix product sums in an order that depends on its size); Poisson trains are drawn
+    batch by batch, so they change with it.
     """
+    if batch_size is not None:
+        if type(batch_size) is not int or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
+        if len(x) > batch_size:
+            return SimResult.concatenate([
+                simulate(network, x[i:i + batch_size], method, steps, input_coding=input_coding,
+                         fmt=fmt, rounding=rounding, generator=generator, record=record,
+                         input_rounding=input_rounding) for i in range(0, len(x), batch_size)])
     check_method(method, input_coding, rounding)
     if any(th is None for th in network.thresholds):
         raise ValueError("the network's thresholds are not set; balance it first")
