@@ -26,8 +26,9 @@ class MappedInputs:
         return int(self.outside.sum())
 
 
-def _per_feature(value, shape, name):
-    """``value`` (a number or a sequence) as a float64 tensor that broadcasts over ``shape``."""
+def _values(value, shape, name):
+    """``value`` (a number or a sequence) as a tuple of floats of a length ``shape`` takes:
+    1, one per value, or one per channel of an image; :class:`ValueError` otherwise."""
     if isinstance(value, bool):
         raise ValueError(f"the input {name} must be a number or a list of numbers, not {value!r}")
     if isinstance(value, (int, float)):
@@ -40,25 +41,31 @@ def _per_feature(value, shape, name):
                              f"{value!r}") from None
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"the input {name} must be finite, not {value!r}")
-    tensor = torch.tensor(values, dtype=torch.float64)
     size = math.prod(shape)
-    if tensor.numel() == 1:
-        return tensor.reshape(())
-    if tensor.numel() == size:
-        return tensor.reshape(shape)
-    if len(shape) == 3 and tensor.numel() == shape[0]:
-        return tensor.reshape(shape[0], 1, 1)
+    if len(values) in (1, size) or (len(shape) == 3 and len(values) == shape[0]):
+        return values
     per_channel = f", {shape[0]} (one per channel)" if len(shape) == 3 else ""
-    raise ValueError(f"the input {name} has {tensor.numel()} entries; an input of shape "
+    raise ValueError(f"the input {name} has {len(values)} entries; an input of shape "
                      f"{list(shape)} takes 1{per_channel} or {size} (one per value)")
+
+
+def _per_feature(value, shape, name, device):
+    """``value`` as a float64 tensor on ``device`` that broadcasts over ``shape``."""
+    values = _values(value, shape, name)
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    if len(values) == 1:
+        return tensor.reshape(())
+    if len(values) == math.prod(shape):
+        return tensor.reshape(shape)
+    return tensor.reshape(shape[0], 1, 1)
 
 
 def check_input_range(scale, offset, shape):
     """Raise :class:`ValueError` unless ``scale`` and ``offset`` fit inputs of ``shape``;
     ``scale`` must be non-zero everywhere (a zero would send every raw value to one code)."""
-    if bool((_per_feature(scale, shape, "scale") == 0).any()):
+    if 0.0 in _values(scale, shape, "scale"):
         raise ValueError("the input scale must not be 0")
-    _per_feature(offset, shape, "offset")
+    _values(offset, shape, "offset")
 
 
 def map_inputs(raw, scale, offset, shape):
@@ -70,7 +77,8 @@ def map_inputs(raw, scale, offset, shape):
         raise ValueError(f"raw inputs of shape {list(raw.shape)} do not hold whole inputs of "
                          f"shape {list(shape)}")
     raw = raw.reshape(-1, *shape)
-    x = raw * _per_feature(scale, shape, "scale") + _per_feature(offset, shape, "offset")
+    x = (raw * _per_feature(scale, shape, "scale", raw.device) +
+         _per_feature(offset, shape, "offset", raw.device))
     outside = ((x < -1) | (x > 1)).flatten(1).sum(1)
     return MappedInputs(x.clamp(-1.0, 1.0).float(), outside)
 
