@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import model as tsc  # noqa: E402
+import tsc_snn as tsc  # noqa: E402
 from model.evaluate import format_efficiency, format_table  # noqa: E402
 
 

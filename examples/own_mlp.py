@@ -18,8 +18,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import model as tsc  # noqa: E402
-from rtl.build import build, estimate, format_estimate, format_report  # noqa: E402
+import tsc_snn as tsc  # noqa: E402
+
 
 
 def mlp():
@@ -70,9 +70,9 @@ def main():
     path = args.out / "mnist-mlp.tscn"
     tsc.write_network(path, qnet)
     print(f"wrote {path}")
-    print(format_estimate(estimate("icebreaker", path, lanes=2)))
+    print(tsc.format_estimate(tsc.estimate("icebreaker", path, lanes=2)))
     if args.build:
-        print(format_report(build("icebreaker", path, lanes=2, out=args.out / "board")))
+        print(tsc.format_report(tsc.build("icebreaker", path, lanes=2, out=args.out / "board")))
 
 
 if __name__ == "__main__":

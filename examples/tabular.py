@@ -22,7 +22,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import model as tsc  # noqa: E402
+import tsc_snn as tsc  # noqa: E402
 
 
 def main():

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-import model as tsc
+import tsc_snn as tsc
 from model.networks import build
 
 
