@@ -30,7 +30,8 @@ import torch
 from .convert import ann_forward, convert
 from . import data as flow_data
 from .datasets import DatasetError, ImageFolder, load_cifar
-from .evaluate import FULL_RATE_STEPS, FULL_STEPS, ROWS, _ints, _methods, evaluate, format_table, plot
+from .evaluate import (FULL_RATE_STEPS, FULL_STEPS, ROWS, _ints, _methods, evaluate,
+                       format_table, plot)
 from .networks import ARCHITECTURES
 from .paper import FIGURE_8, paper_rows
 from .train import load_checkpoint, prepare, train_model
@@ -198,7 +199,8 @@ def format_comparison(arch, dataset, paper, measured):
             f"{'N':>5s} {'latency':>7s} {'R %':>7s} {'additions':>10s}")
     lines = [f"{arch} on {dataset}: the paper (Tables 1-3) and this run", head,
              "-" * len(head)]
-    number = lambda v, width: f"{v:{width}.2f}" if v is not None else f"{'-':>{width}s}"  # noqa: E731
+    def number(v, width):
+        return f"{v:{width}.2f}" if v is not None else f"{'-':>{width}s}"
     for row in paper:
         lines.append(f"{'paper ' + row.reference:10s} {row.neuron:13s} {number(row.ann, 7)} "
                      f"{number(row.snn, 7)} {number(row.loss, 6)}")
