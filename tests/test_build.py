@@ -52,6 +52,23 @@ def test_the_build_runs_at_the_clock_the_pll_makes():
         plan_clock(get_board("icebreaker"), 12.0, 4_000_000)
 
 
+def test_a_baud_rate_the_clock_cannot_make_is_refused():
+    """The UART divides the clock by a whole number: a rate that lands too far off is
+    refused, naming how far and the limit, before any training or tool runs."""
+    from rtl.build import baud_tolerance, plan_clock
+    with pytest.raises(ValueError, match=r"7000000 baud from a 60 MHz clock: the UART divides "
+                                         r"by 9 and makes 6666667 baud, 4.8% off; at 9 clocks "
+                                         r"a bit at most 2.0% keeps the link reliable"):
+        plan_clock(get_board("icebreaker"), 60.0, 7_000_000)
+    # 46.875 MHz (the ECP5 PLL for 48) / 47 is 0.27% off 1 Mbaud: accepted
+    assert plan_clock(get_board("ulx3s-85f"), 48.0, 1_000_000)[2] == 47
+    assert plan_clock(get_board("icebreaker"), 12.0, 3_000_000)[2] == 4
+    assert baud_tolerance(12) == pytest.approx((0.5 - 1 / 12) / 19)
+    done = subprocess.run([sys.executable, "-m", "rtl.build", "--clock", "60", "--baud",
+                           "7000000"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr.startswith("error: 7000000 baud from a 60 MHz")
+
+
 def test_a_clock_no_pll_makes_is_refused_with_one_line():
     """Refused before any training or tool, with the error alone (no stray warning of an
     unused elaboratable after it)."""
