@@ -21,7 +21,8 @@ import tty
 import serial
 
 from fpga.host import Device
-from fpga.protocol import COUNTERS, INFO_FORMAT, Command, FrameDecoder, encode_frame
+from fpga.protocol import (COUNTERS, INFO_FORMAT, Command, FrameDecoder, encode_frame,
+                           info_prefix)
 
 INPUTS, OUTPUTS, HIDDEN = 64, 10, 1
 
@@ -29,7 +30,7 @@ INPUTS, OUTPUTS, HIDDEN = 64, 10, 1
 def _board(master, stop):
     """Answer every complete request frame on ``master`` at once."""
     decoder = FrameDecoder()
-    info = b"TSC1" + struct.pack(INFO_FORMAT, INPUTS, OUTPUTS, 16, 2, HIDDEN, 9472, 24, 16, 1)
+    info = info_prefix() + struct.pack(INFO_FORMAT, INPUTS, OUTPUTS, 16, 2, HIDDEN, 9472, 24, 16, 1)
     result = struct.pack(f"<B{OUTPUTS}i{len(COUNTERS) + HIDDEN + 1}I", 3, *range(OUTPUTS),
                          *range(len(COUNTERS) + HIDDEN + 1))
     while not stop.is_set():

@@ -10,7 +10,9 @@ from rtl.config import AcceleratorConfig, load_words
 from .protocol import (
     COUNTERS,
     INFO_FORMAT,
+    INFO_MAGIC,
     MAX_PAYLOAD,
+    PROTOCOL_VERSION,
     Command,
     ErrorCode,
     FrameDecoder,
@@ -86,8 +88,14 @@ class Device:
         """The board's :class:`Info` (asked once; ``fresh`` asks again, for its flags)."""
         if self._info is None or fresh:
             payload = self.request(Command.PING)
-            if payload[:4] != b"TSC1":
+            if payload[:3] != INFO_MAGIC or len(payload) < 4:
                 raise ProtocolError(f"not a tsc-snn accelerator (PING answered {payload[:4]!r})")
+            version = 1 if payload[3] == ord("1") else payload[3]
+            if version != PROTOCOL_VERSION:
+                raise ProtocolError(f"the board speaks protocol version {version} and this host "
+                                    f"tool version {PROTOCOL_VERSION}: rebuild the bitstream "
+                                    f"with this version of tsc-snn (python -m rtl.build), or "
+                                    f"run the host tool of the version that built it")
             if len(payload) != 4 + struct.calcsize(INFO_FORMAT):
                 raise ProtocolError(f"INFO reply of {len(payload)} bytes, expected "
                                     f"{4 + struct.calcsize(INFO_FORMAT)}: rebuild the bitstream "

@@ -24,7 +24,7 @@ COUNTERS = ("cycles", "synaptic", "membrane", "weight_reads", "saturations")
 
 
 class Command:
-    PING = 0x01     # -> INFO: b"TSC1", inputs u16, outputs u16, steps u16, lanes u8,
+    PING = 0x01     # -> INFO: b"TSC", version u8, inputs u16, outputs u16, steps u16, lanes u8,
     #                   hidden u8, weight_words u32, v_bits u8, dvdt_bits u8, flags u8
     LOAD8 = 0x02    # address u32, then int8 weights (load-port addresses address, address+1...)
     LOAD32 = 0x03   # address u32, then int32 values (weights or thresholds)
@@ -32,7 +32,16 @@ class Command:
     ERROR = 0x7F    # board -> host: one ErrorCode byte
 
 
-INFO_FORMAT = "<HHHBBIBBB"  # PING's reply after b"TSC1": the fields of fpga.host.Info, in order
+INFO_FORMAT = "<HHHBBIBBB"  # PING's reply after INFO_MAGIC and the version: fpga.host.Info
+INFO_MAGIC = b"TSC"
+# The protocol's version, the INFO reply's fourth byte: the host and the gateware must agree.
+# 2: the version byte (version 1 sent the character "1" there, 0x31, and is read as 1).
+PROTOCOL_VERSION = 2
+
+
+def info_prefix():
+    """The first bytes of every INFO reply: the magic and the protocol version."""
+    return INFO_MAGIC + bytes([PROTOCOL_VERSION])
 
 
 class InfoFlag:

@@ -26,6 +26,7 @@ from fpga.protocol import (
     Command,
     ErrorCode,
     InfoFlag,
+    info_prefix,
 )
 
 from .accelerator import TSCAccelerator
@@ -38,7 +39,7 @@ def info_bytes(config, loaded=False):
     """The PING reply's payload for ``config``, its flags byte last."""
     flags = (InfoFlag.SPRAM if config.weight_memory == "spram" else 0) | \
         (InfoFlag.LOADED if loaded else 0)
-    return b"TSC1" + struct.pack(INFO_FORMAT, config.inputs, config.layers[-1], config.steps,
+    return info_prefix() + struct.pack(INFO_FORMAT, config.inputs, config.layers[-1], config.steps,
                                  config.lanes, config.hidden, config.weight_depth * config.lanes,
                                  config.fmt.v_bits, config.fmt.dvdt_bits, flags)
 

@@ -9,7 +9,7 @@ import pytest
 
 from fpga.host import Device
 from fpga.protocol import (COUNTERS, INFO_FORMAT, Command, FrameDecoder, ProtocolError,
-                           encode_frame)
+                           encode_frame, info_prefix)
 
 INPUTS, OUTPUTS, HIDDEN = 4, 3, 1
 
@@ -24,7 +24,7 @@ class FakeBoard:
         for frame in self.decoder.feed(data):
             if frame.command == Command.PING:
                 info = struct.pack(INFO_FORMAT, INPUTS, OUTPUTS, 8, 1, HIDDEN, 64, 24, 16, 0)
-                self.pending += encode_frame(Command.PING | 0x80, b"TSC1" + info)
+                self.pending += encode_frame(Command.PING | 0x80, info_prefix() + info)
             else:
                 self.pending += encode_frame(frame.command | 0x80, self.result)
 
@@ -174,6 +174,24 @@ def test_classify_without_load_refuses_a_board_without_weights(golden_digits):
                  load=False, progress=False)
 
 
+@pytest.mark.parametrize("prefix, message", [
+    (b"TSC1", "the board speaks protocol version 1 and this host tool version 2: rebuild the "
+              "bitstream with this version of tsc-snn"),
+    (b"TSC\x03", "the board speaks protocol version 3 and this host tool version 2"),
+    (b"XYZ\x02", "not a tsc-snn accelerator (PING answered b'XYZ\\x02')"),
+])
+def test_a_board_of_another_protocol_version_is_named(prefix, message):
+    """PING's fourth byte is the protocol version; an older bitstream (which sent "TSC1")
+    or a newer one is refused with both versions named."""
+    board = FakeBoard(b"")
+    info = struct.pack(INFO_FORMAT, INPUTS, OUTPUTS, 8, 1, HIDDEN, 64, 24, 16, 0)
+    board.write = lambda data: setattr(board, "pending", encode_frame(Command.PING | 0x80,
+                                                                      prefix + info))
+    with pytest.raises(ProtocolError) as error:
+        Device(board, timeout=1).info()
+    assert message in str(error.value)
+
+
 def test_a_reply_to_another_command_is_a_protocol_error():
     class Confused(FakeBoard):
         def write(self, data):
@@ -208,7 +226,8 @@ def test_the_host_asks_the_port_for_exactly_the_bytes_a_reply_lacks():
     board.read = lambda size: sizes.append(size) or read(size)
     Device(board, timeout=0.5).run([1, 2, 3, 4])
     reply = len(encode_frame(Command.RUN | 0x80, _result()))
-    info = len(encode_frame(Command.PING | 0x80, b"TSC1" + bytes(struct.calcsize(INFO_FORMAT))))
+    info = len(encode_frame(Command.PING | 0x80, info_prefix() +
+                            bytes(struct.calcsize(INFO_FORMAT))))
     assert sizes == [4, info - 4, 4, reply - 4]
 
 
