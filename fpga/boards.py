@@ -2,7 +2,36 @@
 
 from dataclasses import dataclass
 
-__all__ = ["Board", "BOARDS", "get_board", "ice40_pll", "ecp5_pll"]
+__all__ = ["UsbUart", "FT2232H", "FT231X", "Board", "BOARDS", "get_board", "ice40_pll",
+           "ecp5_pll"]
+
+
+@dataclass(frozen=True)
+class UsbUart:
+    """The host's side of a board's serial link: an FTDI chip, which makes a baud rate by
+    dividing its base rate by ``n + k / 8`` (FTDI AN232B-05 and AN_120): ``n`` from 2 to
+    16383 and ``k`` from 0 to 7, or the two special divisors 0 (the base rate) and 1 (two
+    thirds of it)."""
+
+    chip: str
+    base: int  # baud at divisor 0: 3 Mbaud (FT231X, FT232R), 12 Mbaud (the H series)
+
+    def closest(self, baud):
+        """The rate the chip makes closest to ``baud``."""
+        if baud >= self.base * 2 / 3:
+            return min((self.base, self.base * 2 / 3), key=lambda r: abs(r - baud))
+        eighths = min(max(round(8 * self.base / baud), 16), 16383 * 8 + 7)
+        return self.base * 8 / eighths
+
+    def rates(self, low=1_000_000):
+        """The rates it makes from ``low`` up with a whole divisor (the fast, common ones)."""
+        made = [self.base, self.base * 2 // 3]
+        made += [self.base // n for n in range(2, self.base // low + 1) if self.base % n == 0]
+        return sorted(set(made), reverse=True)
+
+
+FT2232H = UsbUart("FT2232H", 12_000_000)
+FT231X = UsbUart("FT231X", 3_000_000)
 
 
 @dataclass(frozen=True)
@@ -17,6 +46,7 @@ class Board:
     spram: int = 0
     dsp: int = 0
     notes: str = ""
+    usb_uart: UsbUart = None  # None: a bridge whose rates are not modelled
 
     def load_platform(self):
         import importlib
@@ -34,13 +64,13 @@ class Board:
 
 BOARDS = {b.name: b for b in (
     Board("icebreaker", "icebreaker", "ICEBreakerPlatform", "ice40", 12.0, 5280, 30, 4, 8,
-          "iCE40UP5K; FT2232H channel B is the UART"),
+          "iCE40UP5K; FT2232H channel B is the UART", FT2232H),
     Board("icesugar", "icesugar", "ICESugarPlatform", "ice40", 12.0, 5280, 30, 4, 8,
           "iCE40UP5K"),
     Board("ice40-hx8k-evn", "ice40_hx8k_b_evn", "ICE40HX8KBEVNPlatform", "ice40", 12.0, 7680,
-          32, 0, 0, "iCE40HX8K breakout; FT2232H UART"),
+          32, 0, 0, "iCE40HX8K breakout; FT2232H UART", FT2232H),
     Board("ulx3s-85f", "ulx3s", "ULX3S_85F_Platform", "ecp5", 25.0, 83640, 208, 0, 156,
-          "ECP5 LFE5U-85F; FT231X UART"),
+          "ECP5 LFE5U-85F; FT231X UART", FT231X),
 )}
 
 

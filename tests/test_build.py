@@ -59,14 +59,40 @@ def test_a_baud_rate_the_clock_cannot_make_is_refused():
     with pytest.raises(ValueError, match=r"7000000 baud from a 60 MHz clock: the UART divides "
                                          r"by 9 and makes 6666667 baud, 4.8% off; at 9 clocks "
                                          r"a bit at most 2.0% keeps the link reliable"):
-        plan_clock(get_board("icebreaker"), 60.0, 7_000_000)
+        plan_clock(get_board("icesugar"), 60.0, 7_000_000)
     # 46.875 MHz (the ECP5 PLL for 48) / 47 is 0.27% off 1 Mbaud: accepted
     assert plan_clock(get_board("ulx3s-85f"), 48.0, 1_000_000)[2] == 47
     assert plan_clock(get_board("icebreaker"), 12.0, 3_000_000)[2] == 4
     assert baud_tolerance(12) == pytest.approx((0.5 - 1 / 12) / 19)
-    done = subprocess.run([sys.executable, "-m", "rtl.build", "--clock", "60", "--baud",
-                           "7000000"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "rtl.build", "--board", "icesugar", "--clock",
+                           "60", "--baud", "7000000"], capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode == 1 and done.stderr.startswith("error: 7000000 baud from a 60 MHz")
+
+
+def test_the_usb_uart_s_rates_are_the_ones_ftdi_chips_make():
+    """FTDI divides a base rate (12 Mbaud on the H series, 3 Mbaud on the FT231X) by
+    n + k/8, with 0 and 1 special; a build asks only for rates the board's chip makes."""
+    from fpga.boards import FT231X, FT2232H
+    from rtl.build import plan_clock
+    assert FT2232H.rates()[:6] == [12_000_000, 8_000_000, 6_000_000, 4_000_000, 3_000_000,
+                                   2_400_000]
+    assert FT231X.rates() == [3_000_000, 2_000_000, 1_500_000, 1_000_000]
+    assert FT2232H.closest(2_500_000) == pytest.approx(12e6 / 4.75)
+    assert FT231X.closest(2_500_000) in (2e6, 3e6) and FT231X.closest(921_600) == 3e6 / 3.25
+    with pytest.raises(ValueError, match=r"icebreaker's FT2232H cannot make 7000000 baud \(the "
+                                         r"closest is 6000000\); it makes 12000000, 8000000, "
+                                         r"6000000"):
+        plan_clock(get_board("icebreaker"), 36.0, 7_000_000)
+    with pytest.raises(ValueError, match=r"ulx3s-85f's FT231X cannot make 6000000 baud"):
+        plan_clock(get_board("ulx3s-85f"), 48.0, 6_000_000)
+    # 6 Mbaud from 36 MHz: 6 clocks a bit, exact; 3 Mbaud on the ULX3S at 75 MHz: 25
+    assert plan_clock(get_board("icebreaker"), 36.0, 6_000_000)[2] == 6
+    assert plan_clock(get_board("ulx3s-85f"), 75.0, 3_000_000)[2] == 25
+    # but 48 MHz is 46.875 MHz from the ECP5 PLL: 16 clocks a bit make 2.93 Mbaud, 2.3% off
+    with pytest.raises(ValueError, match=r"3000000 baud from a 46.88 MHz clock: the UART "
+                                         r"divides by 16 and makes 2929688 baud, 2.3% off"):
+        plan_clock(get_board("ulx3s-85f"), 48.0, 3_000_000)
 
 
 def test_a_clock_no_pll_makes_is_refused_with_one_line():
