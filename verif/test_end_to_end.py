@@ -1,7 +1,8 @@
-"""The shipped product end to end: the host tool loads a digits network (the default MLP, or
-the convolutional ``cnn``) over the UART into the simulated board design (which starts
-empty), classifies test images and matches the golden model exactly, potentials and
-counters included. With the weights in
+"""The shipped product end to end: the host tool loads a network (the default digits MLP,
+the convolutional ``cnn``, or a 784-128-10 MLP on MNIST with its weights in SPRAM, as the
+iCEBreaker holds it) over the UART into the simulated board design (which starts empty),
+maps the data set's raw test inputs with the network file's input range, classifies them and
+matches the golden model exactly, potentials and counters included. With the weights in
 SPRAM (``SB_SPRAM256KA`` with Yosys's model) the host first refuses to run a board whose
 weights were never loaded."""
 
@@ -11,9 +12,7 @@ import pytest
 from amaranth.back import verilog
 
 from model.convert import convert
-from model.data import load_digits
 from model.netfile import write_network
-from model.networks import build as build_arch
 from model.quantize import quantize
 from model.train import train
 from rtl.config import AcceleratorConfig
@@ -23,15 +22,17 @@ from verif.runner import BUILD, simulate
 DIVISOR = 4  # clock cycles per UART bit in simulation
 
 
-@pytest.mark.parametrize("arch, weight_memory, images", [
-    ("mlp", "block", 6), ("mlp", "spram", 6), ("cnn", "spram", 1)])
-def test_host_tool_loads_and_classifies_over_uart(arch, weight_memory, images):
+@pytest.mark.parametrize("arch, data, weight_memory, images, epochs", [
+    ("mlp", "digits", "block", 6, 40), ("mlp", "digits", "spram", 6, 40),
+    ("cnn", "digits", "spram", 1, 40), ("mlp", "mnist", "spram", 2, 4)])
+def test_host_tool_loads_and_classifies_over_uart(arch, data, weight_memory, images, epochs):
     simulator = "verilator"
-    build = BUILD / f"e2e-{arch}-{weight_memory}-{simulator}"
+    build = BUILD / f"e2e-{arch}-{data}-{weight_memory}-{simulator}"
     build.mkdir(parents=True, exist_ok=True)
-    model, split, _ = train(arch)
-    _, input_shape, data_shape = build_arch(arch)
-    qnet = quantize(convert(model, input_shape), load_digits(data_shape).x_train, 16)
+    model, split, _ = train(arch, epochs=epochs, data=data)
+    qnet = quantize(convert(model, split.input_shape), split.x_train, 16,
+                    input_scale=split.input_scale, input_offset=split.input_offset,
+                    metadata={"data": data})
     network = build / "network.tscn"
     write_network(network, qnet)
     config = AcceleratorConfig.from_network(qnet, 2, weight_memory)
