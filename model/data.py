@@ -29,7 +29,7 @@ import torch
 from .inputs import check_input_range, fit_input_range, map_inputs
 
 __all__ = ["INPUT_SCALE", "INPUT_OFFSET", "SEED", "BUILT_IN", "DataError", "Split",
-           "load_data", "load_digits", "scale_pixels", "split_from_arrays",
+           "load_data", "load_digits", "split_from_arrays",
            "stratified_split"]
 
 INPUT_SCALE = 1.0 / 8.0
@@ -74,11 +74,6 @@ class Split:
                        x_test=self.x_test.reshape(-1, *shape))
 
 
-def scale_pixels(pixels, scale=INPUT_SCALE, offset=INPUT_OFFSET):
-    """Map raw digits pixels to inputs in [-1, 1]."""
-    return (torch.as_tensor(pixels, dtype=torch.float64) * scale + offset).clamp(-1, 1).float()
-
-
 def _view(shape, image_shape):
     if shape not in ("flat", "image", None):
         raise ValueError(f"shape must be 'flat', 'image' or None, not {shape!r}")
@@ -97,6 +92,10 @@ def split_from_arrays(name, raw_train, y_train, raw_test, y_test, *, image_shape
     raw_test = torch.as_tensor(np.asarray(raw_test), dtype=torch.float64).flatten(1)
     y_train = torch.as_tensor(np.asarray(y_train)).long()
     y_test = torch.as_tensor(np.asarray(y_test)).long()
+    for which, raw, labels in (("train", raw_train, y_train), ("test", raw_test, y_test)):
+        if labels.shape != (len(raw),) or not len(raw) or int(labels.min()) < 0:
+            raise DataError(f"{name}: the {which} split has {len(raw)} inputs and labels of "
+                            f"shape {list(labels.shape)}; it needs one label from 0 an input")
     view = _view(shape, image_shape)
     net_shape = tuple(view) if view else (raw_train.shape[1],)
     if scale is None or offset is None:
@@ -119,11 +118,13 @@ def load_digits(shape="flat", test_fraction=0.2, seed=SEED):
         raise ValueError(f"shape must be 'flat' or 'image', not {shape!r}")
     data = sk_load()
     return stratified_split("digits", data.data, data.target, test_fraction, seed, shape,
-                       (1, 8, 8), INPUT_SCALE, INPUT_OFFSET)
+                            (1, 8, 8), INPUT_SCALE, INPUT_OFFSET)
 
 
-def stratified_split(name, raw, labels, test_fraction, seed, shape, image_shape=None, scale=None,
-                offset=None):
+def stratified_split(name, raw, labels, test_fraction, seed, shape, image_shape=None,
+                     scale=None, offset=None):
+    """:func:`split_from_arrays` of ``raw`` and ``labels`` split in two, each class in the
+    same proportion, fixed by ``seed``."""
     from sklearn.model_selection import train_test_split
 
     raw_train, raw_test, y_train, y_test = train_test_split(

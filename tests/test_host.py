@@ -120,7 +120,7 @@ class GoldenBoard:
 def golden_digits():
     import torch
 
-    from model.data import load_digits, scale_pixels
+    from model.data import load_digits
     from model.fixedpoint import FixedPointFormat
     from rtl.config import AcceleratorConfig
     from rtl.golden import expected, random_network
@@ -128,7 +128,7 @@ def golden_digits():
                           threshold_range=(20, 80))
     split = load_digits()
     raw, labels = split.raw_test[:12], split.y_test[:12]
-    want = expected(qnet, scale_pixels(raw).reshape(len(raw), 64))
+    want = expected(qnet, qnet.map_inputs(raw).x)
     answers = {tuple(w.codes): w for w in want}
     assert len(answers) == len(want) and torch.is_tensor(raw)
     return qnet, AcceleratorConfig.from_network(qnet, 2), raw, labels, want, answers
