@@ -169,3 +169,14 @@ def test_unreadable_or_unknown_data_is_named(tmp_path):
         load_data("iris")
     with pytest.raises(DataError, match=r"this data set is tabular: it has no image shape"):
         load_data("wine", "image")
+
+
+def test_arrays_whose_labels_do_not_fit_are_refused():
+    from model.data import split_from_arrays
+    with pytest.raises(DataError, match=r"mine: the train split has 4 inputs and labels of "
+                                        r"shape \[3\]; it needs one label from 0 an input"):
+        split_from_arrays("mine", np.zeros((4, 3)), np.zeros(3, int), np.zeros((2, 3)),
+                          np.zeros(2, int))
+    with pytest.raises(DataError, match=r"the test split has 2 inputs"):
+        split_from_arrays("mine", np.zeros((4, 3)), np.zeros(4, int), np.zeros((2, 3)),
+                          -np.ones(2, int))
