@@ -234,7 +234,9 @@ def test_a_clock_or_baud_rate_the_board_cannot_make_is_refused_before_any_work(t
             (["rtl.build", "--clock", "500"], "no iCE40 PLL setting gives 500.0 MHz"),
             (["rtl.build", "--board", "ulx3s-85f", "--clock", "900"],
              "no ECP5 PLL setting gives 900.0 MHz"),
-            (["rtl.build", "--baud", "5000000"], "5000000 baud is too fast for a 12 MHz clock")):
+            (["rtl.build", "--baud", "6000000"], "6000000 baud is too fast for a 12 MHz clock"),
+            (["rtl.build", "--baud", "5000000"],
+             "icebreaker's FT2232H cannot make 5000000 baud (the closest is 5052632)")):
         error = _refused(argv, tmp_path)
         assert message in error and "training" not in error, error
         assert "UnusedElaboratable" not in error
