@@ -404,7 +404,7 @@ def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000
         "utilisation": _utilisation(nextpnr, board), "memory_estimate": memories,
         "weight_memory": config.weight_memory,
         "cycles_per_inference_estimate": cycles,
-        "images_per_s_core": clock_hz / cycles,
+        "images_per_s_core": clock_hz / cycles, "core_clock_mhz": clock_hz / 1e6,
         "images_per_s_link": baud / 10 / (config.inputs + 6 + 6 + 4 * (config.layers[-1] + 6)),
         "bitstream": str(bitstream), "build_seconds": round(time.monotonic() - started, 1),
     }
@@ -431,8 +431,10 @@ def format_report(report):
                      "after programming (python -m fpga.run --network FILE ...)")
     lines.append(f"  {report['cycles_per_inference_estimate']:.0f} cycles per inference "
                  f"(estimated, {report['lanes']} lanes): {report['images_per_s_core']:.0f} "
-                 f"images/s in the core, {report['images_per_s_link']:.0f} images/s over the "
-                 f"{report['baud']} baud link")
+                 f"images/s in the core at {report['core_clock_mhz']:.4g} MHz"
+                 f"{'' if report['timing_met'] else ' (its fmax: the clock asked is not met)'}, "
+                 f"{report['images_per_s_link']:.0f} images/s over the {report['baud']} baud "
+                 f"link")
     return "\n".join(lines)
 
 

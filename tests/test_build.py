@@ -214,3 +214,23 @@ def test_cifar_shaped_resnet20_on_the_ulx3s_is_estimated_or_refused(tmp_path, ca
                                          r"for neuron state, 13 for the spike summary.*208 "
                                          r"\(422 too many\)"):
         main(["--board", "ulx3s-85f", "--network", full, "--lanes", "4", "--estimate"])
+
+
+def test_the_report_gives_throughput_at_the_clock_timing_supports():
+    """An unmet clock is not the core's speed: images/s come at nextpnr's fmax, and say so."""
+    from rtl.build import format_report
+    report = {"board": "icebreaker", "bitstream": "b/tsc.bin", "build_seconds": 60.0,
+              "utilisation": {"logic": {"used": 4000, "available": 5280}},
+              "fmax_mhz": 35.8, "clock_target_mhz": 60.0, "timing_met": False,
+              "critical_path": None, "weight_memory": "block",
+              "cycles_per_inference_estimate": 12818, "lanes": 2,
+              "images_per_s_core": 35.8e6 / 12818, "core_clock_mhz": 35.8,
+              "images_per_s_link": 714, "baud": 1_000_000}
+    text = format_report(report)
+    assert "fmax   35.8 MHz (target 60.0 MHz, NOT MET)" in text
+    assert ("12818 cycles per inference (estimated, 2 lanes): 2793 images/s in the core at "
+            "35.8 MHz (its fmax: the clock asked is not met), 714 images/s over the 1000000 "
+            "baud link") in text
+    met = format_report({**report, "fmax_mhz": 70.0, "timing_met": True,
+                         "images_per_s_core": 60e6 / 12818, "core_clock_mhz": 60.0})
+    assert "4681 images/s in the core at 60 MHz, 714" in met
