@@ -145,9 +145,10 @@ def load_user_model(spec):
 
 
 def model_for(spec, data_shape, classes):
-    """``(model, input_shape, data_shape)`` for ``spec``, a built-in name or
-    ``FILE.py:FUNCTION``, on data of natural shape ``data_shape`` with ``classes`` classes.
-    A user model takes the data's own shape (``data_shape`` ``None`` for the loader)."""
+    """``(model, input_shape, kind)`` for ``spec``, a built-in name or ``FILE.py:FUNCTION``,
+    on data whose own input shape is ``data_shape`` (None: digits') with ``classes`` classes.
+    ``kind`` is the built-in's ``"flat"`` or ``"image"`` (a flat one takes the inputs
+    flattened); a model of your own takes the data's own shape, and its ``kind`` is None."""
     if spec in ARCHITECTURES:
         return build(spec, data_shape, classes)
     return load_user_model(spec), tuple(data_shape), None
