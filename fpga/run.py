@@ -17,7 +17,7 @@ import sys
 import time
 
 from model.cli import positive_float, positive_int
-from model.data import DataError, load_data
+from model.data import load_for_network
 from model.netfile import NetworkFileError, read_network
 from rtl.config import NetworkMismatch
 from rtl.golden import expected
@@ -94,16 +94,11 @@ def main(argv=None):
 
     try:
         qnet = read_network(args.network)
-        split = load_data(args.data or qnet.metadata.get("data", "digits"))
-        size = qnet.network.layers[0].in_size
-        if split.raw_test.shape[1] != size:
-            raise DataError(f"{split.name}'s inputs have {split.raw_test.shape[1]} values, but "
-                            f"the network in {args.network} takes {size}")
+        split = load_for_network(qnet, args.data, f"the network in {args.network}")
         with serial.Serial(args.port, args.baud, timeout=0.05) as port:
             summary = classify(Device(port, args.timeout), qnet, split.raw_test[:args.images],
                                split.y_test[:args.images], args.check, not args.no_load)
-    except (OSError, NetworkFileError, NetworkMismatch, ProtocolError, ValueError,
-            DataError) as error:
+    except (OSError, NetworkFileError, NetworkMismatch, ProtocolError, ValueError) as error:
         sys.exit(f"error: {error}")
     if args.json:
         print(json.dumps(summary))

@@ -29,7 +29,7 @@ import torch
 from .inputs import check_input_range, fit_input_range, map_inputs
 
 __all__ = ["INPUT_SCALE", "INPUT_OFFSET", "SEED", "BUILT_IN", "DataError", "Split",
-           "load_data", "load_digits", "split_from_arrays",
+           "load_data", "load_digits", "load_for_network", "split_from_arrays",
            "stratified_split"]
 
 INPUT_SCALE = 1.0 / 8.0
@@ -189,6 +189,18 @@ def _npz(path, shape):
                                  scale=scale, offset=offset)
     except ValueError as error:
         raise DataError(f"{path}: {error}") from None
+
+
+def load_for_network(qnet, spec=None, source="the network"):
+    """The :class:`Split` of ``spec``, by default the data ``qnet`` (an
+    :class:`model.quantize.IntegerNetwork`) was exported with (its metadata; digits when it
+    names none), whose raw inputs the network takes; :class:`DataError` otherwise."""
+    split = load_data(spec or qnet.metadata.get("data", "digits"))
+    size = qnet.network.layers[0].in_size
+    if split.raw_test.shape[1] != size:
+        raise DataError(f"{split.name}'s inputs have {split.raw_test.shape[1]} values, but "
+                        f"{source} takes {size}")
+    return split
 
 
 def load_data(spec="digits", shape=None, seed=SEED):

@@ -8,8 +8,9 @@ half up in magnitude (``"nearest"``, the default) or down (``"floor"``, the pape
 ``c = sgn(p) * (p* - 1)`` with ``p* = floor(|p| (N - 1)) + 1``). Its magnitude is the length
 of the TSC block: the paper's spikes at ``t = 1`` and ``t = p*`` are indices ``0`` and
 ``|c|``. A code of zero (``p* = 1``) sends no spike. Nearest halves the worst coding error
-(``1 / (2 (N - 1))`` against ``1 / (N - 1)``) and removes floor's bias toward zero; it keeps
-the ANN's predictions better on every data set measured (``docs/results.md``).
+(``1 / (2 (N - 1))`` against ``1 / (N - 1)``) and removes floor's bias toward zero; fed to
+the ANN, nearest codes kept its predictions as well or better on every data set measured
+(``docs/results.md``).
 """
 
 import torch

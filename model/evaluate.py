@@ -40,7 +40,7 @@ ROWS = {
     "rmp-constant": ("rmp", "constant"),
 }
 RATE_ROWS = ("if-poisson", "if-constant", "rmp-poisson", "rmp-constant")
-# The quick default sweep (one alpha, a few N: about a minute on 2 cores for the default MLP)
+# The quick default sweep (one alpha, a few N: about 30 s on 2 cores for the default MLP)
 # and the full one of the paper's figures (--full: 192 configurations, about 16 minutes).
 DEFAULT_STEPS = (4, 8, 16, 32, 64)
 DEFAULT_RATE_STEPS = (16, 64, 256, 1024)
@@ -318,7 +318,7 @@ def main(argv=None):
                         help="the full sweep of the paper's figures: alphas 1.0, 0.8, 0.6, N "
                         "4..256 and 4..1024 for the rate baselines (192 configurations, about "
                         "16 minutes on 2 cores for the default MLP; the default sweep takes "
-                        "about one)")
+                        "about 30 s)")
     parser.add_argument("--steps", type=_ints, default=None,
                         help=f"N for the temporal methods (default {_listed(DEFAULT_STEPS)}; "
                         f"--full: {_listed(FULL_STEPS)})")

@@ -34,7 +34,7 @@ from .evaluate import (FULL_RATE_STEPS, FULL_STEPS, ROWS, _ints, _methods, evalu
                        format_table, plot)
 from .networks import ARCHITECTURES
 from .paper import FIGURE_8, paper_rows
-from .train import load_checkpoint, prepare, train_model
+from .train import load_checkpoint, train
 from .zoo import ZOO
 
 __all__ = ["DATASETS", "load_network", "load_data", "reproduce", "compare", "main"]
@@ -70,10 +70,8 @@ def load_network(arch, dataset, checkpoint=None, progress=True):
             return saved.model, saved.input_shape
         if progress:
             print(f"training {arch} on {dataset} (no --checkpoint given)", file=sys.stderr)
-        torch.manual_seed(flow_data.SEED)
-        model, split, shape = prepare(arch, dataset)
-        train_model(model, split, progress=progress, label=f"{arch} on {dataset}")
-        return model, shape
+        model, split, _ = train(arch, progress=progress, data=dataset)
+        return model, split.input_shape
     if not checkpoint:
         raise ValueError(f"{arch} needs --checkpoint: train it first with python -m "
                          f"model.train_zoo --arch {arch}")

@@ -23,7 +23,7 @@ from torch import nn
 from .cli import output_file, positive_int
 from .convert import convert
 from .data import SEED, DataError, load_data
-from .networks import ARCHITECTURES, load_user_model, model_for
+from .networks import ARCHITECTURES, DIGITS_SHAPES, load_user_model, model_for
 
 __all__ = ["Checkpoint", "train", "train_model", "save_checkpoint", "load_checkpoint",
            "accuracy", "prepare", "check_fits", "add_model_arguments", "model_and_data"]
@@ -119,7 +119,7 @@ def save_checkpoint(path, arch, model, test_accuracy, data="digits", input_shape
     if input_shape is None:
         if arch not in ARCHITECTURES:
             raise ValueError(f"save_checkpoint needs the input shape of {arch}")
-        input_shape = model_for(arch, None, classes)[1]
+        input_shape = DIGITS_SHAPES[ARCHITECTURES[arch][1]]
     torch.save({"format": "tsc-snn-checkpoint", "version": CHECKPOINT_VERSION, "arch": arch,
                 "data": str(data), "input_shape": list(input_shape), "classes": classes,
                 "state_dict": model.state_dict(), "test_accuracy": test_accuracy}, path)

