@@ -21,7 +21,7 @@ import tty
 import serial
 
 from fpga.host import Device
-from fpga.protocol import (COUNTERS, INFO_FORMAT, Command, FrameDecoder, encode_frame,
+from rtl.protocol import (COUNTERS, INFO_FORMAT, Command, FrameDecoder, encode_frame,
                            info_prefix)
 
 INPUTS, OUTPUTS, HIDDEN = 64, 10, 1

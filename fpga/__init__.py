@@ -1,2 +1,3 @@
-"""tsc-snn on a board: the host protocol (:mod:`fpga.protocol`), the board targets
-(:mod:`fpga.boards`) and the host tool (``python -m fpga.run``)."""
+"""tsc-snn on a board: the host tool (:mod:`fpga.host`, ``python -m fpga.run``). It stands
+on the protocol (:mod:`rtl.protocol`) and the board targets (:mod:`rtl.boards`) that the
+gateware is built from: ``fpga`` imports ``rtl``, never the other way."""

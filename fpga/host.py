@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rtl.config import AcceleratorConfig, load_words
 
-from .protocol import (
+from rtl.protocol import (
     COUNTERS,
     INFO_FORMAT,
     INFO_MAGIC,
@@ -58,7 +58,7 @@ class Device:
     returns what is there (possibly nothing) within its own timeout, as pyserial's does.
 
     Every request waits at most ``timeout`` seconds for its reply and raises
-    :class:`~fpga.protocol.ProtocolError` instead of hanging.
+    :class:`~rtl.protocol.ProtocolError` instead of hanging.
     """
 
     def __init__(self, port, timeout=2.0):
@@ -104,7 +104,7 @@ class Device:
         return self._info
 
     def require_weights(self):
-        """Raise :class:`~fpga.protocol.ProtocolError` when the board's weights are in SPRAM
+        """Raise :class:`~rtl.protocol.ProtocolError` when the board's weights are in SPRAM
         (which the bitstream cannot initialise) and nothing has been loaded since it was
         configured."""
         info = self.info(fresh=True)

@@ -23,7 +23,7 @@ from rtl.config import NetworkMismatch
 from rtl.golden import expected
 
 from .host import Device
-from .protocol import ProtocolError
+from rtl.protocol import ProtocolError
 
 GOLDEN_COUNTERS = ("synaptic", "membrane", "weight_reads", "saturations")
 

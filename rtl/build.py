@@ -19,8 +19,8 @@ from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, S
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
-from fpga.boards import BOARDS, ecp5_pll, get_board, ice40_pll
-from fpga.protocol import MAX_PAYLOAD
+from .boards import BOARDS, ecp5_pll, get_board, ice40_pll
+from .protocol import MAX_PAYLOAD
 from model.cli import non_negative_int, positive_float, positive_int, power_of_two
 from model.netfile import NetworkFileError, read_network
 

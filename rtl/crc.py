@@ -1,4 +1,4 @@
-"""CRC-16/CCITT-FALSE over one byte per cycle, as :func:`fpga.protocol.crc16` defines it."""
+"""CRC-16/CCITT-FALSE over one byte per cycle, as :func:`rtl.protocol.crc16` defines it."""
 
 from amaranth import Const, Mux, Signal
 

@@ -56,10 +56,10 @@ TESTS = {
     "rtl/link.py": _LINK,
     "rtl/uart.py": _LINK,
     "rtl/crc.py": _LINK,
-    "fpga/protocol.py": _LINK,
+    "rtl/protocol.py": _LINK,
     "fpga/host.py": _LINK,
     "fpga/run.py": _LINK,
-    "fpga/boards.py": ("tests/test_build.py",),
+    "rtl/boards.py": ("tests/test_build.py",),
 }
 
 # (file, text, replacement, what the bug is); the text occurs exactly once in the file.
@@ -75,7 +75,7 @@ MUTANTS = [
      "a zero input scale accepted"),
     ("rtl/build.py", "if error > limit:", "if error > 2 * limit:",
      "a baud rate twice as far off accepted"),
-    ("fpga/boards.py", "eighths = min(max(round(8 * self.base / baud), 16)",
+    ("rtl/boards.py", "eighths = min(max(round(8 * self.base / baud), 16)",
      "eighths = min(max(round(8 * self.base / baud), 8)",
      "an FTDI divisor between 1 and 2 taken"),
     ("fpga/host.py", "if version != PROTOCOL_VERSION:", "if False:",
@@ -158,11 +158,11 @@ MUTANTS = [
     ("rtl/crc.py", "shifted ^ Const(0x1021, 16)", "shifted ^ Const(0x1023, 16)",
      "a wrong CRC polynomial"),
     # --- fpga/ ---
-    ("fpga/protocol.py", "if crc != crc16(body):", "if False:",
+    ("rtl/protocol.py", "if crc != crc16(body):", "if False:",
      "the host's frame decoder skips its CRC check"),
-    ("fpga/protocol.py", "if length > MAX_PAYLOAD:", "if length > 2 * MAX_PAYLOAD:",
+    ("rtl/protocol.py", "if length > MAX_PAYLOAD:", "if length > 2 * MAX_PAYLOAD:",
      "oversized lengths taken as frames"),
-    ("fpga/protocol.py", "crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1",
+    ("rtl/protocol.py", "crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1",
      "crc = ((crc << 1) ^ 0x1021) if crc & 0x4000 else crc << 1", "a wrong CRC"),
     ("fpga/host.py", "if frame.command != command | 0x80:", "if False:",
      "a reply to another command accepted"),
@@ -176,7 +176,7 @@ MUTANTS = [
      "agree += result.class_index == int(label)", "agreement measured against the labels"),
     ("fpga/run.py", "if result.potentials != w.potentials:", "if False:",
      "--check ignores the potentials"),
-    ("fpga/boards.py", "if not 533 <= vco <= 1066:", "if not 400 <= vco <= 1066:",
+    ("rtl/boards.py", "if not 533 <= vco <= 1066:", "if not 400 <= vco <= 1066:",
      "an iCE40 PLL VCO below its range"),
 ]
 

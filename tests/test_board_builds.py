@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fpga.boards import BOARDS
+from rtl.boards import BOARDS
 from model.fixedpoint import FixedPointFormat
 from model.netfile import write_network
 from rtl.build import build

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from fpga.boards import BOARDS, ecp5_pll, get_board, ice40_pll
+from rtl.boards import BOARDS, ecp5_pll, get_board, ice40_pll
 from model.fixedpoint import FixedPointFormat
 from rtl.build import choose_weight_memory, estimate_cycles, estimate_memories
 from rtl.config import AcceleratorConfig, NetworkMismatch
@@ -73,7 +73,7 @@ def test_a_baud_rate_the_clock_cannot_make_is_refused():
 def test_the_usb_uart_s_rates_are_the_ones_ftdi_chips_make():
     """FTDI divides a base rate (12 Mbaud on the H series, 3 Mbaud on the FT231X) by
     n + k/8, with 0 and 1 special; a build asks only for rates the board's chip makes."""
-    from fpga.boards import FT231X, FT2232H
+    from rtl.boards import FT231X, FT2232H
     from rtl.build import plan_clock
     assert FT2232H.rates()[:6] == [12_000_000, 8_000_000, 6_000_000, 4_000_000, 3_000_000,
                                    2_400_000]

@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from fpga.host import Device
-from fpga.protocol import (COUNTERS, INFO_FORMAT, Command, FrameDecoder, ProtocolError,
+from rtl.protocol import (COUNTERS, INFO_FORMAT, Command, FrameDecoder, ProtocolError,
                            encode_frame, info_prefix)
 
 INPUTS, OUTPUTS, HIDDEN = 4, 3, 1
@@ -202,7 +202,7 @@ def test_a_reply_to_another_command_is_a_protocol_error():
 
 
 def test_weights_beyond_one_frame_load_in_frames_within_the_limit():
-    from fpga.protocol import MAX_PAYLOAD
+    from rtl.protocol import MAX_PAYLOAD
     from model.fixedpoint import FixedPointFormat
     from rtl.config import AcceleratorConfig, load_words
     from rtl.golden import random_network

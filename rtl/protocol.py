@@ -5,19 +5,32 @@ Frame, both directions::
     0xA5 | command (1) | length (2, LE) | payload (length bytes) | CRC-16 (2, LE)
 
 The CRC is CRC-16/CCITT-FALSE (polynomial 0x1021, initial 0xFFFF, no reflection, no final
-XOR) over command, length and payload. The board answers every frame: ``command | 0x80``
-with a payload on success, or ``ERROR`` with one byte saying why. A frame that fails any
-check changes nothing on the board.
+XOR) over command, length and payload. The board answers every frame, in order:
+``command | 0x80`` with a payload on success, or ``ERROR`` with one byte saying why. A frame
+that fails any check changes nothing on the board.
+
+Input codes travel packed: ``code_bits(N)`` bits each (two's complement, 5 at N = 16), least
+significant bit first, each image padded with zero bits to a whole byte (``image_bytes``).
+The board receives the next frame while it executes one: a host may keep two frames in
+flight when each occupies at most ``IN_FLIGHT_BYTES`` of the board's frame ring
+(``footprint``).
 """
 
 import struct
 from dataclasses import dataclass
 
-__all__ = ["SOF", "MAX_PAYLOAD", "Command", "INFO_FORMAT", "InfoFlag", "ErrorCode", "crc16",
-           "encode_frame", "FrameDecoder", "ProtocolError", "COUNTERS"]
+__all__ = ["SOF", "MAX_PAYLOAD", "RING_BYTES", "IN_FLIGHT_BYTES", "Command", "INFO_FORMAT",
+           "InfoFlag", "ErrorCode", "crc16", "encode_frame", "FrameDecoder", "ProtocolError",
+           "COUNTERS", "code_bits", "image_bytes", "pack_codes", "unpack_codes",
+           "result_length", "footprint"]
 
 SOF = 0xA5
 MAX_PAYLOAD = 1024
+# The board keeps received payloads in a ring of this many bytes; a frame's bytes stay there
+# until its reply has been sent (a RUN's footprint is at least its RESULT's length).
+RING_BYTES = 1024
+# Two frames of at most this footprint fit the ring: one executing, the next arriving.
+IN_FLIGHT_BYTES = RING_BYTES // 2
 REPLY = 0x80
 # Counters in the order RESULT carries them, after the class and the potentials.
 COUNTERS = ("cycles", "synaptic", "membrane", "weight_reads", "saturations")
@@ -28,7 +41,8 @@ class Command:
     #                   hidden u8, weight_words u32, v_bits u8, dvdt_bits u8, flags u8
     LOAD8 = 0x02    # address u32, then int8 weights (load-port addresses address, address+1...)
     LOAD32 = 0x03   # address u32, then int32 values (weights or thresholds)
-    RUN = 0x04      # one int8 input code per input -> RESULT
+    RUN = 0x04      # one image's packed input codes -> RESULT
+    CLASSIFY = 0x05  # one or more images' packed input codes -> one class u8 per image
     ERROR = 0x7F    # board -> host: one ErrorCode byte
 
 
@@ -36,7 +50,8 @@ INFO_FORMAT = "<HHHBBIBBB"  # PING's reply after INFO_MAGIC and the version: fpg
 INFO_MAGIC = b"TSC"
 # The protocol's version, the INFO reply's fourth byte: the host and the gateware must agree.
 # 2: the version byte (version 1 sent the character "1" there, 0x31, and is read as 1).
-PROTOCOL_VERSION = 2
+# 3: packed input codes, CLASSIFY, frames received while one executes, error BUSY.
+PROTOCOL_VERSION = 3
 
 
 def info_prefix():
@@ -57,13 +72,56 @@ class ErrorCode:
     COMMAND = 3     # unknown command
     LOAD = 4        # a load word out of range (address or value): nothing was written
     TIMEOUT = 5     # the frame stalled mid-way
-    CODE = 6        # an input code outside [-(N-1), N-1]
+    CODE = 6        # an input code outside [-(N-1), N-1], or an image's padding not zero
+    BUSY = 7        # the frame did not fit the ring beside the frames in flight
     NAMES = {1: "checksum mismatch", 2: "bad length", 3: "unknown command",
-             4: "load out of range", 5: "frame timed out", 6: "input code out of range"}
+             4: "load out of range", 5: "frame timed out",
+             6: "input code out of range (or nonzero padding)",
+             7: "board busy: too many frames in flight"}
 
 
 class ProtocolError(RuntimeError):
     """The board answered with an error, or the host could not read a valid answer."""
+
+
+def code_bits(steps):
+    """Bits of one packed input code at ``steps`` (N): two's complement for +-(N - 1)."""
+    return (steps - 1).bit_length() + 1
+
+
+def image_bytes(inputs, steps):
+    """Bytes of one image's packed codes."""
+    return (inputs * code_bits(steps) + 7) // 8
+
+
+def pack_codes(codes, steps):
+    """One image's input codes packed, least significant bit first, padded to a byte."""
+    bits = code_bits(steps)
+    mask = (1 << bits) - 1
+    value = 0
+    for number, code in enumerate(codes):
+        value |= (int(code) & mask) << (number * bits)
+    return value.to_bytes(image_bytes(len(codes), steps), "little")
+
+
+def unpack_codes(data, inputs, steps):
+    """The codes of one image packed by :func:`pack_codes`."""
+    bits = code_bits(steps)
+    value = int.from_bytes(data, "little")
+    codes = [(value >> (number * bits)) & ((1 << bits) - 1) for number in range(inputs)]
+    return [c - (1 << bits) if c >> (bits - 1) else c for c in codes]
+
+
+def result_length(outputs, hidden):
+    """Bytes of a RESULT payload: class, then potentials, counters and spike counts (u32)."""
+    return 1 + 4 * (outputs + len(COUNTERS) + hidden + 1)
+
+
+def footprint(command, length, outputs, hidden):
+    """Ring bytes a frame occupies until its reply is sent."""
+    if command == Command.RUN:
+        return max(length, result_length(outputs, hidden))
+    return length
 
 
 def crc16(data, crc=0xFFFF):
