@@ -3,22 +3,28 @@ or a pseudo-terminal that a simulation serves)."""
 
 import struct
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from rtl.config import AcceleratorConfig, load_words
 
 from rtl.protocol import (
     COUNTERS,
+    IN_FLIGHT_BYTES,
     INFO_FORMAT,
     INFO_MAGIC,
     MAX_PAYLOAD,
     PROTOCOL_VERSION,
+    REPLY,
     Command,
     ErrorCode,
     FrameDecoder,
     InfoFlag,
     ProtocolError,
     encode_frame,
+    image_bytes,
+    images_per_frame,
+    pack_codes,
 )
 
 __all__ = ["Info", "Result", "Device"]
@@ -57,32 +63,43 @@ class Device:
     """One accelerator behind ``port``: an object with ``write(bytes)`` and ``read(n)`` that
     returns what is there (possibly nothing) within its own timeout, as pyserial's does.
 
-    Every request waits at most ``timeout`` seconds for its reply and raises
+    Every reply is waited for at most ``timeout`` seconds; a silent board raises
     :class:`~rtl.protocol.ProtocolError` instead of hanging.
     """
 
     def __init__(self, port, timeout=2.0):
         self.port, self.timeout = port, timeout
         self.decoder = FrameDecoder()
+        self.frames = deque()   # replies read but not yet asked for
         self._info = None
 
-    def request(self, command, payload=b""):
+    def send(self, command, payload=b""):
+        """Send one frame without waiting for its reply (see :meth:`receive`)."""
         self.port.write(encode_frame(command, payload))
+
+    def receive(self, command):
+        """The payload of the next reply, which must answer ``command``."""
         deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
+        while not self.frames:
+            if time.monotonic() >= deadline:
+                raise ProtocolError(f"no reply to command {command:#04x} within "
+                                    f"{self.timeout} s; is the board programmed and the port "
+                                    f"right?")
             # exactly the bytes the reply still lacks: the read returns when it is complete
-            frames = self.decoder.feed(self.port.read(self.decoder.needed()))
-            if frames:
-                frame = frames[0]
-                if frame.command == Command.ERROR:
-                    code = frame.payload[0] if frame.payload else 0
-                    raise ProtocolError(f"the board refused command {command:#04x}: "
-                                        f"{ErrorCode.NAMES.get(code, f'error {code}')}")
-                if frame.command != command | 0x80:
-                    raise ProtocolError(f"reply {frame.command:#04x} to command {command:#04x}")
-                return frame.payload
-        raise ProtocolError(f"no reply to command {command:#04x} within {self.timeout} s; is "
-                            f"the board programmed and the port right?")
+            self.frames.extend(self.decoder.feed(self.port.read(self.decoder.needed())))
+        frame = self.frames.popleft()
+        if frame.command == Command.ERROR:
+            code = frame.payload[0] if frame.payload else 0
+            raise ProtocolError(f"the board refused command {command:#04x}: "
+                                f"{ErrorCode.NAMES.get(code, f'error {code}')}")
+        if frame.command != command | REPLY:
+            raise ProtocolError(f"reply {frame.command:#04x} to command {command:#04x}")
+        return frame.payload
+
+    def request(self, command, payload=b""):
+        """Send one frame and return its reply's payload."""
+        self.send(command, payload)
+        return self.receive(command)
 
     def info(self, fresh=False):
         """The board's :class:`Info` (asked once; ``fresh`` asks again, for its flags)."""
@@ -144,13 +161,44 @@ class Device:
                      b"".join(struct.pack("<i", t) for t in thresholds))
         return config
 
-    def run(self, codes):
-        """Classify one image given its input codes, channels last (the order of
-        :func:`rtl.golden.expected`'s ``codes``)."""
+    def _packed(self, codes):
         info = self.info()
         if len(codes) != info.inputs:
             raise ValueError(f"expected {info.inputs} codes, got {len(codes)}")
-        payload = self.request(Command.RUN, bytes(int(c) & 0xFF for c in codes))
+        return pack_codes(codes, info.steps)
+
+    def classify(self, images, progress=None):
+        """The class of each image (its input codes, as for :meth:`run`): CLASSIFY frames of
+        a few images, two in flight when they fit the board's ring (the board receives one
+        while it executes the other), so that the link is never idle waiting for a reply.
+        ``progress(done, total)`` after each reply."""
+        info = self.info()
+        per_frame = images_per_frame(info.inputs, info.steps)
+        in_flight = 2 if per_frame * image_bytes(info.inputs, info.steps) <= IN_FLIGHT_BYTES else 1
+        frames = [[self._packed(codes) for codes in images[start:start + per_frame]]
+                  for start in range(0, len(images), per_frame)]
+        classes, sent, answered = [], 0, 0
+        while answered < len(frames):
+            while sent < len(frames) and sent - answered < in_flight:
+                self.send(Command.CLASSIFY, b"".join(frames[sent]))
+                sent += 1
+            reply = self.receive(Command.CLASSIFY)
+            if len(reply) != len(frames[answered]):
+                raise ProtocolError(f"CLASSIFY reply of {len(reply)} bytes for "
+                                    f"{len(frames[answered])} images: rebuild the bitstream or "
+                                    f"update the host tool so that both agree")
+            classes += list(reply)
+            answered += 1
+            if progress:
+                progress(len(classes), len(images))
+        return classes
+
+    def run(self, codes):
+        """Run one image given its input codes, channels last (the order of
+        :func:`rtl.golden.expected`'s ``codes``): its class, the output potentials and the
+        counters."""
+        info = self.info()
+        payload = self.request(Command.RUN, self._packed(codes))
         extra = len(COUNTERS) + info.hidden + 1
         layout = f"<B{info.outputs}i{extra}I"
         if len(payload) != struct.calcsize(layout):

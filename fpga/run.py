@@ -4,11 +4,12 @@
 
 Loads the network file over the serial link, classifies the first ``--images`` test inputs
 of ``--data`` (by default the data the network was exported with, else digits), and prints
-accuracy, agreement with the integer golden model and images/s. Raw inputs are mapped to
+accuracy, agreement with the integer golden model and images/s: CLASSIFY frames of a few
+images each, two in flight, so that the link never waits for a reply. Raw inputs are mapped to
 [-1, 1] with the network file's input range and coded with its rounding, exactly as the
-model does; values outside the range are clipped and counted. With ``--check`` every
-potential and counter is compared with the golden model and any difference is reported
-(exit status 1).
+model does; values outside the range are clipped and counted. With ``--check`` each image
+is a RUN whose potentials and counters are compared with the golden model, and any
+difference is reported (exit status 1).
 """
 
 import argparse
@@ -48,12 +49,13 @@ def classify(device, qnet, images, labels, check=False, load=True, progress=True
     want = expected(qnet, mapped.x)  # with the input codes in the accelerator's order
     correct = agree = mismatches = 0
     problems = []
+    bar = (lambda done, total: _bar(done, total, "run  ", started)) if progress else None
     started = time.monotonic()
-    for number, (w, label) in enumerate(zip(want, labels)):
-        result = device.run(w.codes)
-        correct += result.class_index == int(label)
-        agree += result.class_index == w.class_index
-        if check:
+    if check:
+        classes = []
+        for number, w in enumerate(want):
+            result = device.run(w.codes)
+            classes.append(result.class_index)
             diffs = []
             if result.potentials != w.potentials:
                 diffs.append(f"potentials {result.potentials} != {w.potentials}")
@@ -63,8 +65,13 @@ def classify(device, qnet, images, labels, check=False, load=True, progress=True
             if diffs:
                 mismatches += 1
                 problems.append(f"image {number}: " + "; ".join(diffs))
-        if progress:
-            _bar(number + 1, len(want), "run  ", started)
+            if bar:
+                bar(number + 1, len(want))
+    else:
+        classes = device.classify([w.codes for w in want], bar)
+    for class_index, w, label in zip(classes, want, labels):
+        correct += class_index == int(label)
+        agree += class_index == w.class_index
     seconds = time.monotonic() - started
     return {"images": len(want), "accuracy": correct / len(want), "agreement": agree / len(want),
             "images_per_s": len(want) / seconds, "checked": check, "mismatches": mismatches,

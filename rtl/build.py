@@ -20,7 +20,7 @@ from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
 from .boards import BOARDS, ecp5_pll, get_board, ice40_pll
-from .protocol import MAX_PAYLOAD
+from .protocol import RING_BYTES, link_images_per_s
 from model.cli import non_negative_int, positive_float, positive_int, power_of_two
 from model.netfile import NetworkFileError, read_network
 
@@ -159,7 +159,7 @@ def estimate_memories(board, config):
         config.lanes * _blocks(board, config.weight_depth, 8)
     state_width = config.fmt.dvdt_bits + config.fmt.v_bits + 1
     state = config.lanes * _blocks(board, config.state_depth, state_width)
-    buffer = _blocks(board, MAX_PAYLOAD, 8)
+    buffer = _blocks(board, RING_BYTES, 8)
     summary = _blocks(board, config.summary_depth, config.steps)
     need = weights + state + buffer + summary
     where = "block RAM" if config.weight_memory == "block" else "SPRAM"
@@ -404,7 +404,7 @@ def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000
         "weight_memory": config.weight_memory,
         "cycles_per_inference_estimate": cycles,
         "images_per_s_core": clock_hz / cycles, "core_clock_mhz": clock_hz / 1e6,
-        "images_per_s_link": baud / 10 / (config.inputs + 6 + 6 + 4 * (config.layers[-1] + 6)),
+        "images_per_s_link": link_images_per_s(config.inputs, config.steps, baud),
         "bitstream": str(bitstream), "build_seconds": round(time.monotonic() - started, 1),
     }
     (out / "report.json").write_text(json.dumps(report, indent=1))

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 __all__ = ["SOF", "MAX_PAYLOAD", "RING_BYTES", "IN_FLIGHT_BYTES", "Command", "INFO_FORMAT",
            "InfoFlag", "ErrorCode", "crc16", "encode_frame", "FrameDecoder", "ProtocolError",
            "COUNTERS", "code_bits", "image_bytes", "pack_codes", "unpack_codes",
-           "result_length", "footprint"]
+           "result_length", "footprint", "CLASSIFY_FRAME_BYTES", "images_per_frame",
+           "link_images_per_s"]
 
 SOF = 0xA5
 MAX_PAYLOAD = 1024
@@ -31,6 +32,10 @@ MAX_PAYLOAD = 1024
 RING_BYTES = 1024
 # Two frames of at most this footprint fit the ring: one executing, the next arriving.
 IN_FLIGHT_BYTES = RING_BYTES // 2
+# A host's CLASSIFY frames carry about this many payload bytes (at least one image): a few
+# images each, so that the last frame's images, computed after the link has carried them,
+# are a small share of a run, and the frame's 6 bytes are a small share of the link.
+CLASSIFY_FRAME_BYTES = 256
 REPLY = 0x80
 # Counters in the order RESULT carries them, after the class and the potentials.
 COUNTERS = ("cycles", "synaptic", "membrane", "weight_reads", "saturations")
@@ -110,6 +115,20 @@ def unpack_codes(data, inputs, steps):
     value = int.from_bytes(data, "little")
     codes = [(value >> (number * bits)) & ((1 << bits) - 1) for number in range(inputs)]
     return [c - (1 << bits) if c >> (bits - 1) else c for c in codes]
+
+
+def images_per_frame(inputs, steps):
+    """Images a host puts in one CLASSIFY frame (:data:`CLASSIFY_FRAME_BYTES`)."""
+    return max(1, CLASSIFY_FRAME_BYTES // image_bytes(inputs, steps))
+
+
+def link_images_per_s(inputs, steps, baud):
+    """Images/s the link carries with CLASSIFY frames of :func:`images_per_frame` images
+    back to back: the host's bytes (ten bits each) are the bottleneck; the replies (a byte
+    per image) travel the other way at the same time."""
+    per_frame = images_per_frame(inputs, steps)
+    frame = 6 + per_frame * image_bytes(inputs, steps)
+    return baud / 10 * per_frame / frame
 
 
 def result_length(outputs, hidden):

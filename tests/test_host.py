@@ -8,8 +8,17 @@ import struct
 import pytest
 
 from fpga.host import Device
-from rtl.protocol import (COUNTERS, INFO_FORMAT, Command, FrameDecoder, ProtocolError,
-                           encode_frame, info_prefix)
+from rtl.protocol import (
+    COUNTERS,
+    INFO_FORMAT,
+    Command,
+    FrameDecoder,
+    ProtocolError,
+    encode_frame,
+    image_bytes,
+    info_prefix,
+    unpack_codes,
+)
 
 INPUTS, OUTPUTS, HIDDEN = 4, 3, 1
 
@@ -86,6 +95,7 @@ class GoldenBoard:
         self.config, self.answers, self.tamper = config, answers, tamper
         self.info, self.memory, self.pending = info_bytes, {}, b""
         self.decoder, self.loaded = FrameDecoder(), False
+        self.frames_in_flight = []
 
     def write(self, data):
         for frame in self.decoder.feed(data):
@@ -99,9 +109,13 @@ class GoldenBoard:
                                        f"{kind}", frame.payload[4:])
                 self.memory.update(enumerate(values, address))
                 self.loaded = True
+            elif frame.command == Command.CLASSIFY:
+                self.frames_in_flight.append(frame.payload)
+                size = image_bytes(self.config.inputs, self.config.steps)
+                reply = bytes(self._answer(frame.payload[k:k + size]).class_index
+                              for k in range(0, len(frame.payload), size))
             else:
-                want = self.answers[tuple(int(struct.unpack("b", bytes([c]))[0])
-                                          for c in frame.payload)]
+                want = self._answer(frame.payload)
                 counters = [want.counters.get(name, 0) for name in COUNTERS] + [
                     want.counters[f"spikes_{layer}"] for layer in range(self.config.hidden + 1)]
                 potentials = list(want.potentials)
@@ -110,6 +124,9 @@ class GoldenBoard:
                 reply = struct.pack(f"<B{len(potentials)}i{len(counters)}I", want.class_index,
                                     *potentials, *counters)
             self.pending += encode_frame(frame.command | 0x80, reply)
+
+    def _answer(self, packed):
+        return self.answers[tuple(unpack_codes(packed, self.config.inputs, self.config.steps))]
 
     def read(self, size):
         data, self.pending = self.pending[:size], self.pending[size:]
@@ -175,10 +192,11 @@ def test_classify_without_load_refuses_a_board_without_weights(golden_digits):
 
 
 @pytest.mark.parametrize("prefix, message", [
-    (b"TSC1", "the board speaks protocol version 1 and this host tool version 2: rebuild the "
+    (b"TSC1", "the board speaks protocol version 1 and this host tool version 3: rebuild the "
               "bitstream with this version of tsc-snn"),
-    (b"TSC\x03", "the board speaks protocol version 3 and this host tool version 2"),
-    (b"XYZ\x02", "not a tsc-snn accelerator (PING answered b'XYZ\\x02')"),
+    (b"TSC\x02", "the board speaks protocol version 2 and this host tool version 3"),
+    (b"TSC\x04", "the board speaks protocol version 4 and this host tool version 3"),
+    (b"XYZ\x03", "not a tsc-snn accelerator (PING answered b'XYZ\\x03')"),
 ])
 def test_a_board_of_another_protocol_version_is_named(prefix, message):
     """PING's fourth byte is the protocol version; an older bitstream (which sent "TSC1")
@@ -240,3 +258,41 @@ def test_needed_counts_down_to_the_end_of_the_frame():
     decoder.feed(frame[2:5])
     assert decoder.needed() == len(frame) - 5
     assert decoder.feed(frame[5:]) and decoder.needed() == 4
+
+
+def test_classify_keeps_two_frames_in_flight(golden_digits):
+    """The board answers nothing until a second frame has arrived: a host that waited for
+    each reply before sending the next frame would time out. Frames carry whole images,
+    at most CLASSIFY_FRAME_BYTES of them."""
+    from rtl.protocol import CLASSIFY_FRAME_BYTES
+    qnet, config, raw, labels, want, answers = golden_digits
+
+    class Lagging(GoldenBoard):
+        def read(self, size):
+            if len(self.frames_in_flight) == 1:
+                return b""
+            return super().read(size)
+    board = Lagging(config, answers)
+    device = Device(board, timeout=0.5)
+    device.load(qnet)
+    done = []
+    classes = device.classify([w.codes for w in want], lambda d, t: done.append((d, t)))
+    assert classes == [w.class_index for w in want]
+    size = image_bytes(config.inputs, config.steps)
+    sizes = [len(f) for f in board.frames_in_flight]
+    assert size == 32 and sizes == [CLASSIFY_FRAME_BYTES, 4 * size]
+    assert done == [(8, 12), (12, 12)]
+
+
+def test_a_classify_reply_of_the_wrong_length_is_a_protocol_error(golden_digits):
+    qnet, config, _, _, want, answers = golden_digits
+
+    class Short(GoldenBoard):
+        def write(self, data):
+            super().write(data)
+            if self.frames_in_flight and self.pending:
+                self.pending = encode_frame(Command.CLASSIFY | 0x80, b"\x01")
+    device = Device(Short(config, answers), timeout=0.5)
+    device.info()
+    with pytest.raises(ProtocolError, match="CLASSIFY reply of 1 bytes for 2 images"):
+        device.classify([w.codes for w in want[:2]])
