@@ -143,12 +143,23 @@ def footprint(command, length, outputs, hidden):
     return length
 
 
-def crc16(data, crc=0xFFFF):
-    for byte in data:
-        crc ^= byte << 8
+def _crc16_table():
+    table = []
+    for byte in range(256):
+        crc = byte << 8
         for _ in range(8):
             crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
             crc &= 0xFFFF
+        table.append(crc)
+    return table
+
+
+_CRC16_TABLE = _crc16_table()   # the CRC of each byte from 0, a byte at a time
+
+
+def crc16(data, crc=0xFFFF):
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC16_TABLE[(crc >> 8) ^ byte]
     return crc
 
 

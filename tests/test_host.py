@@ -296,3 +296,15 @@ def test_a_classify_reply_of_the_wrong_length_is_a_protocol_error(golden_digits)
     device.info()
     with pytest.raises(ProtocolError, match="CLASSIFY reply of 1 bytes for 2 images"):
         device.classify([w.codes for w in want[:2]])
+
+
+def test_the_crc_is_ccitt_false_and_codes_pack_to_their_width():
+    """CRC-16/CCITT-FALSE's check value; codes of 5 bits at N = 16, least significant bit
+    first, each image padded to a byte, and back."""
+    from rtl.protocol import crc16, pack_codes
+    assert crc16(b"123456789") == 0x29B1
+    assert pack_codes([1, -1, 15, -15], 16) == bytes([0xE1, 0xBF, 0x08])
+    codes = [(k * 7) % 31 - 15 for k in range(64)]
+    packed = pack_codes(codes, 16)
+    assert len(packed) == image_bytes(64, 16) == 40
+    assert unpack_codes(packed, 64, 16) == codes
