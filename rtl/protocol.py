@@ -12,8 +12,8 @@ that fails any check changes nothing on the board.
 Input codes travel packed: ``code_bits(N)`` bits each (two's complement, 5 at N = 16), least
 significant bit first, each image padded with zero bits to a whole byte (``image_bytes``).
 The board receives the next frame while it executes one: a host may keep two frames in
-flight when each occupies at most ``IN_FLIGHT_BYTES`` of the board's frame ring
-(``footprint``).
+flight when each occupies at most ``IN_FLIGHT_BYTES`` of the board's frame ring (a RUN
+occupies its RESULT's length when that is longer than its payload).
 """
 
 import struct
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 __all__ = ["SOF", "MAX_PAYLOAD", "RING_BYTES", "IN_FLIGHT_BYTES", "Command", "INFO_FORMAT",
            "InfoFlag", "ErrorCode", "crc16", "encode_frame", "FrameDecoder", "ProtocolError",
            "COUNTERS", "code_bits", "image_bytes", "pack_codes", "unpack_codes",
-           "result_length", "footprint", "CLASSIFY_FRAME_BYTES", "images_per_frame",
+           "result_length", "CLASSIFY_FRAME_BYTES", "images_per_frame",
            "link_images_per_s"]
 
 SOF = 0xA5
@@ -134,13 +134,6 @@ def link_images_per_s(inputs, steps, baud):
 def result_length(outputs, hidden):
     """Bytes of a RESULT payload: class, then potentials, counters and spike counts (u32)."""
     return 1 + 4 * (outputs + len(COUNTERS) + hidden + 1)
-
-
-def footprint(command, length, outputs, hidden):
-    """Ring bytes a frame occupies until its reply is sent."""
-    if command == Command.RUN:
-        return max(length, result_length(outputs, hidden))
-    return length
 
 
 def _crc16_table():

@@ -202,12 +202,9 @@ class FrameReceiver(wiring.Component):
                     m.next = "CHECK"
             with m.State("CHECK"):
                 # the first error found, from registers; the unpacker finished long ago
-                run_end = Signal(RING_POINTER)  # modulo the pointers' range
-                m.d.comb += run_end.eq(frame.start + run_footprint - tail)
-                reserve_bad = (frame.command == Command.RUN) & (run_end > RING_BYTES)
                 with m.If(Cat(crc_low, crc_high) != crc):
                     hand_on(ErrorCode.CRC)
-                with m.Elif(ring_full | reserve_bad):
+                with m.Elif(ring_full):
                     hand_on(ErrorCode.BUSY)
                 with m.Else():
                     hand_on(self._command_error(c, frame, unpacker.at_image_start, code_bad,
@@ -215,7 +212,10 @@ class FrameReceiver(wiring.Component):
             with m.State("HAND_ON"):
                 m.d.comb += self.o_frame.valid.eq(1)
                 with m.If(self.o_frame.ready):
-                    # the ring keeps a good frame's footprint; a refused one's bytes are free
+                    # The ring keeps a good frame's footprint; a refused one's bytes are free.
+                    # A RUN's result may reach past its payload into bytes of the frames
+                    # before it: it is written after they are done. The next frame's bytes
+                    # begin past it, and are refused while the ring holds more than it can.
                     with m.If(frame.error != 0):
                         m.d.sync += write.eq(frame.start)
                     with m.Elif(frame.command == Command.RUN):
