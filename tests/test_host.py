@@ -262,26 +262,48 @@ def test_needed_counts_down_to_the_end_of_the_frame():
 
 def test_classify_keeps_two_frames_in_flight(golden_digits):
     """The board answers nothing until a second frame has arrived: a host that waited for
-    each reply before sending the next frame would time out. Frames carry whole images,
-    at most CLASSIFY_FRAME_BYTES of them."""
+    each reply before sending the next frame would time out; and it never has more than two
+    frames unanswered (the ring holds two). Frames carry whole images, at most
+    CLASSIFY_FRAME_BYTES of them."""
     from rtl.protocol import CLASSIFY_FRAME_BYTES
     qnet, config, raw, labels, want, answers = golden_digits
 
     class Lagging(GoldenBoard):
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.unread, self.most = [], 0  # each reply's bytes not read; most unanswered
+
+        def write(self, data):
+            before = len(self.pending)
+            super().write(data)
+            if len(self.pending) > before and self.frames_in_flight:
+                self.unread.append(len(self.pending) - before)
+                self.most = max(self.most, len(self.unread))
+
         def read(self, size):
             if len(self.frames_in_flight) == 1:
                 return b""
-            return super().read(size)
+            data = super().read(size)
+            taken = len(data)
+            while taken and self.unread:
+                step = min(taken, self.unread[0])
+                self.unread[0] -= step
+                taken -= step
+                if not self.unread[0]:
+                    self.unread.pop(0)
+            return data
     board = Lagging(config, answers)
     device = Device(board, timeout=0.5)
     device.load(qnet)
+    board.frames_in_flight.clear()
     done = []
-    classes = device.classify([w.codes for w in want], lambda d, t: done.append((d, t)))
-    assert classes == [w.class_index for w in want]
+    images = [w.codes for w in want] * 2
+    classes = device.classify(images, lambda d, t: done.append((d, t)))
+    assert classes == [w.class_index for w in want] * 2
     size = image_bytes(config.inputs, config.steps)
     sizes = [len(f) for f in board.frames_in_flight]
-    assert size == 32 and sizes == [CLASSIFY_FRAME_BYTES, 4 * size]
-    assert done == [(8, 12), (12, 12)]
+    assert size == 32 and sizes == [CLASSIFY_FRAME_BYTES] * 3
+    assert done == [(8, 24), (16, 24), (24, 24)] and board.most == 2
 
 
 def test_a_classify_reply_of_the_wrong_length_is_a_protocol_error(golden_digits):
