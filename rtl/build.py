@@ -11,8 +11,11 @@ import argparse
 import json
 import math
 import os
+import shlex
+import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
@@ -359,11 +362,48 @@ def format_estimate(report):
             f"{report['images_per_s_core']:.1f} images/s at {report['clock_mhz']} MHz")
 
 
+def _fmax(report):
+    return max((v.get("achieved", 0) for v in report.get("fmax", {}).values()), default=None)
+
+
+def place_over_seeds(out, seeds, progress=True):
+    """nextpnr's fmax (MHz, None when it reports none) for each of ``seeds``, placing and
+    routing the synthesised netlist in ``out`` again with the build script's own nextpnr
+    command (its outputs to files of their own): ``{seed: fmax}``. Two at a time."""
+    script = (out / "build_tsc.sh").read_text()
+    line = next(line for line in script.splitlines() if line.startswith('"$NEXTPNR'))
+    words = shlex.split(line)
+    variable = words[0].strip('"${}')
+    tool = os.environ.get(variable, TOOLS[variable])
+    keep, skip = [], False
+    for word in words[1:]:   # drop the outputs and the log: each seed writes its own report
+        if skip:
+            skip = False
+        elif word in ("--report", "--log", "--asc", "--textcfg"):
+            skip = True
+        else:
+            keep.append(word)
+
+    def place(seed):
+        report = f"tsc_report_seed{seed}.json"
+        subprocess.run([tool, *keep, "--seed", str(seed), "--report", report],
+                       cwd=out, check=True, capture_output=True)
+        fmax = _fmax(json.loads((out / report).read_text()))
+        if progress:
+            print(f"  seed {seed}: {fmax or 0:.1f} MHz", file=sys.stderr, flush=True)
+        return seed, fmax
+
+    with ThreadPoolExecutor(2) as pool:
+        return dict(pool.map(place, seeds))
+
+
 def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000,
-          out="build/board", seed=None, weights="auto"):
+          out="build/board", seed=None, weights="auto", seeds=()):
     """Build the bitstream; return the report (a dict). ``seed``: nextpnr's placement seed
-    (its fmax varies by a few MHz from seed to seed). ``weights``: ``"block"``, ``"spram"``
-    or ``"auto"`` (see :func:`choose_weight_memory`)."""
+    (its fmax varies by a few MHz from seed to seed); ``seeds``: other seeds to place and
+    route the same netlist with, for the report's spread (``seed_fmax_mhz``, and how many
+    of them meet the clock). ``weights``: ``"block"``, ``"spram"`` or ``"auto"`` (see
+    :func:`choose_weight_memory`)."""
     board = get_board(board_name)
     out = Path(out) / board.name
     out.mkdir(parents=True, exist_ok=True)
@@ -391,13 +431,19 @@ def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000
                        nextpnr_opts="--report tsc_report.json --timing-allow-fail" +
                        (f" --seed {seed}" if seed is not None else ""))
     nextpnr = json.loads((out / "tsc_report.json").read_text())
-    fmax = max((v.get("achieved", 0) for v in nextpnr.get("fmax", {}).values()), default=None)
+    fmax = _fmax(nextpnr)
+    if seeds:
+        print(f"placing and routing again with seeds {', '.join(map(str, seeds))}",
+              file=sys.stderr, flush=True)
+    spread = place_over_seeds(out, seeds) if seeds else {}
     cycles = estimate_cycles(config, scan_activity(qnet, _sample_inputs(qnet)))
     clock_hz = min(clock_mhz, fmax or clock_mhz) * 1e6
     bitstream = out / ("tsc.bin" if board.family == "ice40" else "tsc.bit")
     report = {
         "board": board.name, "network": str(network_path), "lanes": lanes,
         "clock_target_mhz": clock_mhz, "fmax_mhz": fmax, "seed": seed,
+        "seed_fmax_mhz": {str(k): v for k, v in spread.items()},
+        "seeds_met": sum((v or 0) >= clock_mhz for v in spread.values()),
         "timing_met": fmax is not None and fmax >= clock_mhz,
         "critical_path": _critical_path(nextpnr), "baud": baud,
         "utilisation": _utilisation(nextpnr, board), "memory_estimate": memories,
@@ -421,6 +467,13 @@ def format_report(report):
     lines.append(f"  fmax   {fmax:.1f} MHz (target {report['clock_target_mhz']} MHz, "
                  f"{'met' if report['timing_met'] else 'NOT MET'})"
                  if fmax else "  fmax   not reported")
+    spread = report.get("seed_fmax_mhz") or {}
+    if spread:
+        values = [v or 0 for v in spread.values()]
+        lines.append(f"  fmax over seeds {', '.join(spread)}: "
+                     f"{' / '.join(f'{v:.1f}' for v in values)} MHz (spread "
+                     f"{max(values) - min(values):.1f} MHz; {report['seeds_met']} of "
+                     f"{len(values)} meet {report['clock_target_mhz']} MHz)")
     path = report["critical_path"]
     if path:
         lines.append(f"  critical path {path['delay_ns']} ns, {path['logic_levels']} logic levels: "
@@ -435,6 +488,17 @@ def format_report(report):
                  f"{report['images_per_s_link']:.0f} images/s over the {report['baud']} baud "
                  f"link")
     return "\n".join(lines)
+
+
+def seed_list(text):
+    """argparse type: comma-separated placement seeds, each a whole number, none twice."""
+    try:
+        seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds like 1,2,3, not {text!r}") from None
+    if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be distinct whole numbers, not {text!r}")
+    return seeds
 
 
 def main(argv=None):
@@ -452,6 +516,9 @@ def main(argv=None):
     parser.add_argument("--out", default="build/board")
     parser.add_argument("--seed", type=non_negative_int, default=None,
                         help="nextpnr's placement seed (fmax varies by a few MHz with it)")
+    parser.add_argument("--seeds", type=seed_list, default=(), metavar="S,S,...",
+                        help="also place and route with these seeds and report the fmax "
+                             "spread (e.g. 1,2,3; about a minute each, two at a time)")
     parser.add_argument("--list-boards", action="store_true")
     parser.add_argument("--estimate", action="store_true",
                         help="print the memory and cycles-per-image estimate of --network on "
@@ -478,15 +545,20 @@ def main(argv=None):
         board = get_board(args.board)
         plan_clock(board, args.clock or board.clock_mhz, args.baud)
         report = build(args.board, args.network, args.lanes, args.clock, args.baud, args.out,
-                       args.seed, args.weights)
+                       args.seed, args.weights, args.seeds)
     except (OSError, NetworkFileError, NetworkMismatch, ValueError) as error:
         sys.exit(f"error: {error}")
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     if not report["timing_met"]:
+        met = [seed for seed, fmax in report["seed_fmax_mhz"].items()
+               if (fmax or 0) >= report["clock_target_mhz"]]
+        slower = f"--clock {math.floor(report['fmax_mhz'] or 0)} or less"
+        fix = (f"rebuild with --seed {met[0]} (it meets the clock) or with {slower}" if met else
+               f"rebuild with {slower}, or try another --seed (nextpnr's result moves by a few "
+               f"MHz between seeds)")
         sys.exit(f"error: timing not met: nextpnr reaches {report['fmax_mhz'] or 0:.1f} MHz, "
                  f"below the {report['clock_target_mhz']} MHz clock; the bitstream would be "
-                 f"unreliable: rebuild with --clock {math.floor(report['fmax_mhz'] or 0)} or less, "
-                 f"or try another --seed (nextpnr's result moves by a few MHz between seeds)")
+                 f"unreliable: {fix}")
 
 
 if __name__ == "__main__":

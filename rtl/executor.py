@@ -157,10 +157,11 @@ class CommandExecutor(wiring.Component):
                 m.next = "L8_SEND"
             with m.State("L8_SEND"):
                 m.d.comb += [self.live.eq(1), acc.i_load.valid.eq(1),
-                             acc.i_load.payload.address.eq(frame.address + index - 4),
+                             acc.i_load.payload.address.eq(target),
                              acc.i_load.payload.value.eq(self.read_data.as_signed())]
                 with m.If(acc.i_load.ready):
-                    m.d.sync += [index.eq(index + 1), cursor.eq(cursor + 1)]
+                    m.d.sync += [index.eq(index + 1), cursor.eq(cursor + 1),
+                                 target.eq(target + 1)]
                     with m.If(index == frame.length - 1):
                         m.d.sync += loaded.eq(1)
                         reply(Command.LOAD8 | REPLY, 0)

@@ -234,3 +234,23 @@ def test_the_report_gives_throughput_at_the_clock_timing_supports():
     met = format_report({**report, "fmax_mhz": 70.0, "timing_met": True,
                          "images_per_s_core": 60e6 / 12818, "core_clock_mhz": 60.0})
     assert "4681 images/s in the core at 60 MHz, 714" in met
+
+
+def test_the_report_gives_the_fmax_spread_over_seeds(monkeypatch, capsys):
+    """``--seeds``: each seed's fmax, the spread and how many meet the clock; an unmet
+    clock names a seed that meets it."""
+    from rtl import build as module
+    report = {"board": "icebreaker", "bitstream": "b/tsc.bin", "build_seconds": 60.0,
+              "utilisation": {}, "fmax_mhz": 35.1, "clock_target_mhz": 36.0,
+              "timing_met": False, "critical_path": None, "weight_memory": "block",
+              "cycles_per_inference_estimate": 12000, "lanes": 2,
+              "images_per_s_core": 35.1e6 / 12000, "core_clock_mhz": 35.1,
+              "images_per_s_link": 2439, "baud": 1_000_000,
+              "seed_fmax_mhz": {"1": 36.4, "2": 34.0, "3": 37.9}, "seeds_met": 2}
+    assert ("fmax over seeds 1, 2, 3: 36.4 / 34.0 / 37.9 MHz (spread 3.9 MHz; 2 of 3 meet "
+            "36.0 MHz)") in module.format_report(report)
+    monkeypatch.setattr(module, "build", lambda *args: report)
+    with pytest.raises(SystemExit) as done:
+        module.main(["--clock", "36", "--seeds", "1,2,3"])
+    assert ("below the 36.0 MHz clock; the bitstream would be unreliable: rebuild with "
+            "--seed 1 (it meets the clock) or with --clock 35 or less") in str(done.value)

@@ -79,6 +79,8 @@ def test_bad_arguments_are_clear(tmp_path):
     (["rtl.build", "--clock", "nan"], "--clock: expected a finite number, not 'nan'"),
     (["rtl.build", "--lanes", "3"], "--lanes: must be a power of two from 1 to 64, not 3"),
     (["rtl.build", "--seed", "-1"], "--seed: must be 0 or more, not -1"),
+    (["rtl.build", "--seeds", "1,x"], "--seeds: expected seeds like 1,2,3, not '1,x'"),
+    (["rtl.build", "--seeds", "1,1"], "--seeds: seeds must be distinct whole numbers, not '1,1'"),
     (["rtl.generate", "--network", "n.tscn", "--lanes", "1024"],
      "--lanes: must be a power of two from 1 to 64, not 1024"),
     (["fpga.run", "--port", "p", "--network", "n.tscn", "--images", "0"],

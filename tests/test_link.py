@@ -1,7 +1,9 @@
+# amaranth: UnusedElaboratable=no
 """The host link in amaranth.sim, driven by the host's own protocol code."""
 
 import struct
 
+import pytest
 import torch
 from amaranth.sim import Simulator
 
@@ -230,3 +232,13 @@ def test_a_stalled_frame_times_out():
                        stall_after=3)
     assert (replies[0].command, replies[0].payload[0]) == (Command.ERROR, ErrorCode.TIMEOUT)
     assert replies[1].command == Command.PING | 0x80
+
+
+def test_a_network_whose_image_does_not_fit_a_frame_is_refused():
+    """2,000 inputs at N = 16 pack into 1,250 bytes: more than a frame carries."""
+    qnet = random_network((2000, 2, 2), 16, FixedPointFormat(), seed=37)
+    config = AcceleratorConfig.from_network(qnet, 1)
+    with pytest.raises(ValueError, match=r"one image's packed codes take 1250 bytes \(2000 "
+                                         r"inputs\); a frame carries at most 1024: use fewer "
+                                         r"inputs"):
+        HostLink(config, qnet)
