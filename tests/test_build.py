@@ -254,3 +254,19 @@ def test_the_report_gives_the_fmax_spread_over_seeds(monkeypatch, capsys):
         module.main(["--clock", "36", "--seeds", "1,2,3"])
     assert ("below the 36.0 MHz clock; the bitstream would be unreliable: rebuild with "
             "--seed 1 (it meets the clock) or with --clock 35 or less") in str(done.value)
+
+
+def test_a_design_larger_than_the_fpga_is_named(tmp_path):
+    """nextpnr's utilisation table over 100% becomes the error, with both counts."""
+    from rtl.boards import get_board
+    from rtl.build import _failure
+    (tmp_path / "tsc.tim").write_text(
+        "Info: Device utilisation:\nInfo: \t         ICESTORM_LC:    5477/   5280   103%\n"
+        "Info: \t        ICESTORM_RAM:      15/     30    50%\n"
+        "ERROR: Failed to expand region (0, 0) |_> (25, 31) of 5476 ICESTORM_LCs\n")
+    assert _failure(tmp_path, get_board("icebreaker"), 4) == (
+        "icebreaker: the design needs 5477 ICESTORM_LC cells and the FPGA has 5280; build "
+        "with fewer --lanes (now 4) or for a larger board (python -m rtl.build --list-boards)")
+    (tmp_path / "tsc.tim").write_text("Info: ok\nERROR: something else\n")
+    assert _failure(tmp_path, get_board("icebreaker"), 4).startswith(
+        "nextpnr failed: ERROR: something else")
