@@ -10,6 +10,7 @@ from .accelerator import TSCAccelerator
 from .protocol import (
     COUNTERS,
     INFO_FORMAT,
+    MAX_PAYLOAD,
     REPLY,
     Command,
     ErrorCode,
@@ -42,9 +43,11 @@ class CommandExecutor(wiring.Component):
     """Carry out each frame the receiver hands on and produce its reply.
 
     PING answers the board's parameters; LOAD8 and LOAD32 write the accelerator's memories
-    (a LOAD32's words are all checked before the first is written); RUN and CLASSIFY stream
+    (a LOAD32's words are all checked before the first is written). RUN and CLASSIFY read
     their images' packed codes from the ring through a :class:`~rtl.unpack.CodeUnpacker`
-    into the accelerator, the next image's codes waiting while one runs. A CLASSIFY writes
+    twice: first to check them (every code in range, padding zero, whole images: one for a
+    RUN, at least one for a CLASSIFY), then into the accelerator, the next image's codes
+    waiting while one runs. A CLASSIFY writes
     image ``i``'s class over its ring byte ``i`` (read long before); a RUN writes its RESULT
     over its footprint. A reply's payload is read out of the ring, the INFO constants or
     the error byte for ``o_payload``. The frame's ring bytes stay ``live`` until its reply's
@@ -99,16 +102,29 @@ class CommandExecutor(wiring.Component):
         info = Array([*(Const(b, 8) for b in fixed),
                       Const(flags, 8) | Mux(loaded, InfoFlag.LOADED, 0)])
 
-        # The images' codes: ring -> unpacker -> accelerator, the unpacker holding the next
-        # image's first codes until the accelerator is idle again.
-        m.d.comb += [acc.i_code.valid.eq(unpacker.o_code.valid),
-                     acc.i_code.payload.eq(unpacker.o_code.payload.code),
-                     unpacker.o_code.ready.eq(acc.i_code.ready),
+        # The images' codes: ring -> unpacker -> the check, then ring -> unpacker ->
+        # accelerator, the unpacker holding the next image's first codes until the
+        # accelerator is idle again.
+        checking = Signal()        # the codes go to the check, not to the accelerator
+        images = Signal(range(MAX_PAYLOAD + 1))  # whole images found by the check
+        code_bad = Signal()
+        code = unpacker.o_code.payload.code
+        m.d.comb += [acc.i_code.valid.eq(unpacker.o_code.valid & ~checking),
+                     acc.i_code.payload.eq(code),
+                     unpacker.o_code.ready.eq(checking | acc.i_code.ready),
                      unpacker.i_byte.payload.eq(self.read_data)]
-        start_images = Signal()    # a RUN or a CLASSIFY begins (one cycle)
-        collected = Signal()       # its results are in the ring (one cycle)
-        self._feed(m, frame, cursor, start_images)
-        self._collect(m, frame, start_images, collected)
+        with m.If(checking & unpacker.o_code.valid):
+            with m.If((code < -(c.steps - 1)) | (code > c.steps - 1)):
+                m.d.sync += code_bad.eq(1)
+            with m.If(unpacker.o_code.payload.last):
+                m.d.sync += images.eq(images + 1)
+        with m.If(checking & unpacker.padding_error):
+            m.d.sync += code_bad.eq(1)
+        start_check = Signal()     # a RUN's or CLASSIFY's check begins (one cycle)
+        start_images = Signal()    # its images begin (one cycle)
+        collected = Signal()       # their results are in the ring (one cycle)
+        feeding = self._feed(m, frame, cursor, start_check | start_images)
+        self._collect(m, frame, images, start_images, collected)
 
         def reply(command, length):
             m.d.sync += [self.o_reply.payload.command.eq(command),
@@ -150,8 +166,12 @@ class CommandExecutor(wiring.Component):
                             m.d.sync += apply.eq(0)
                             m.next = "W_READ"
                         with m.Case(Command.RUN, Command.CLASSIFY):
-                            m.d.comb += start_images.eq(1)
-                            m.next = "IMAGES"
+                            with m.If(frame.length == 0):
+                                fail(ErrorCode.LENGTH)
+                            with m.Else():
+                                m.d.comb += start_check.eq(1)
+                                m.d.sync += [checking.eq(1), images.eq(0), code_bad.eq(0)]
+                                m.next = "CHECK"
             with m.State("L8_READ"):
                 m.d.comb += self.live.eq(1)
                 m.next = "L8_SEND"
@@ -210,13 +230,28 @@ class CommandExecutor(wiring.Component):
                             reply(Command.LOAD32 | REPLY, 0)
                         with m.Else():
                             m.next = "W_READ"
+            with m.State("CHECK"):
+                # every byte read and every code out: the unpacker wants a byte or is done
+                m.d.comb += self.live.eq(1)
+                drained = ~feeding & ~unpacker.o_code.valid & \
+                    (unpacker.at_image_start | unpacker.i_byte.ready)
+                with m.If(drained):
+                    m.d.sync += checking.eq(0)
+                    with m.If(~unpacker.at_image_start | (images == 0) |
+                              ((frame.command == Command.RUN) & (images != 1))):
+                        fail(ErrorCode.LENGTH)
+                    with m.Elif(code_bad):
+                        fail(ErrorCode.CODE)
+                    with m.Else():
+                        m.d.comb += start_images.eq(1)
+                        m.next = "IMAGES"
             with m.State("IMAGES"):
                 m.d.comb += self.live.eq(1)
                 with m.If(collected):
                     with m.If(frame.command == Command.RUN):
                         reply(Command.RUN | REPLY, result_length(c.layers[-1], c.hidden))
                     with m.Else():
-                        reply(Command.CLASSIFY | REPLY, frame.images)
+                        reply(Command.CLASSIFY | REPLY, images)
             with m.State("REPLY"):
                 m.d.comb += [self.live.eq(1), self.o_reply.valid.eq(1)]
                 with m.If(self.o_reply.ready):
@@ -246,10 +281,11 @@ class CommandExecutor(wiring.Component):
         return m
 
     def _feed(self, m, frame, cursor, start):
-        """The images' bytes, read from the ring into the unpacker, until the payload's end."""
+        """The images' bytes, read from the ring into the unpacker, until the payload's end;
+        returns whether bytes are still to come."""
         unpacker = self.unpacker
         end = Signal(RING_POINTER)
-        with m.FSM(name="feed"):
+        with m.FSM(name="feed") as feed:
             with m.State("IDLE"):
                 with m.If(start):
                     m.d.sync += [cursor.eq(frame.start), end.eq(frame.start + frame.length)]
@@ -264,14 +300,15 @@ class CommandExecutor(wiring.Component):
                         m.next = "IDLE"
                     with m.Else():
                         m.next = "READ"
+        return ~feed.ongoing("IDLE")
 
-    def _collect(self, m, frame, start, collected):
+    def _collect(self, m, frame, images, start, collected):
         """Each image's results into the ring: a CLASSIFY's class at ring byte ``i``; a
         RUN's RESULT (class, potentials, counters and spike counts, little-endian words)."""
         c, acc = self.config, self.accelerator
         counters = [getattr(acc, name) for name in COUNTERS]
         counters += [getattr(acc, f"spikes_{layer}") for layer in range(c.hidden + 1)]
-        image = Signal.like(frame.images)
+        image = Signal.like(images)
         place = Signal(RING_POINTER)               # where the next result byte goes
         word, counter_word = Signal(32), Signal(32)
         nbytes = Signal(2)
@@ -320,7 +357,7 @@ class CommandExecutor(wiring.Component):
                              self.o_write.payload.data.eq(acc.class_index)]
                 with m.If(self.o_write.ready):
                     m.d.sync += [image.eq(image + 1), place.eq(place + 1)]
-                    with m.If(image == frame.images - 1):
+                    with m.If(image == images - 1):
                         m.d.comb += collected.eq(1)
                         m.next = "IDLE"
                     with m.Else():

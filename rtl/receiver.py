@@ -11,11 +11,9 @@ from .protocol import (
     SOF,
     Command,
     ErrorCode,
-    code_bits,
     image_bytes,
     result_length,
 )
-from .unpack import CodeUnpacker
 
 __all__ = ["FrameReceiver", "frame_layout", "RING_POINTER"]
 
@@ -27,13 +25,13 @@ RING_ADDRESS_BITS = (RING_BYTES - 1).bit_length()
 
 def frame_layout(config):
     """A received frame, as the receiver hands it on: its command, where its payload starts
-    in the ring and how long it is, the images of a RUN or CLASSIFY, the load address of a
-    LOAD8 or LOAD32 (``address_far``: a bit set past the address space) and the error it is
-    to be answered with (0: none found yet)."""
+    in the ring and how long it is, the load address of a LOAD8 or LOAD32 (``address_far``:
+    a bit set past the address space) and the error it is to be answered with (0: none found
+    yet)."""
     space = config.weight_depth * config.lanes + config.hidden
     return data.StructLayout({
         "command": 8, "start": RING_POINTER, "length": range(MAX_PAYLOAD + 1),
-        "images": range(MAX_PAYLOAD + 1), "address": range(space + 1), "address_far": 1,
+        "address": range(space + 1), "address_far": 1,
         "error": 3})
 
 
@@ -43,9 +41,9 @@ class FrameReceiver(wiring.Component):
     A frame's payload is written into the ring from where the previous frame's footprint
     ends, while the frame before it may still be executing; ``live``/``live_start`` say
     which ring bytes the executor still needs. The frame is then checked whole: CRC, a byte
-    that found the ring full (BUSY), its length for the command, every packed input code of
-    a RUN or CLASSIFY (through a :class:`~rtl.unpack.CodeUnpacker`) and every LOAD8 weight
-    and address. ``o_frame`` offers it with the first error found; the receiver takes no
+    that found the ring full (BUSY), its length for a LOAD8 or LOAD32 and every LOAD8 weight
+    and address (the executor checks a RUN's or CLASSIFY's packed codes before it runs
+    them). ``o_frame`` offers it with the first error found; the receiver takes no
     byte until it is taken. A frame that stalls for ``timeout_cycles`` between two bytes is
     handed on as TIMEOUT. Received bytes must come at least 20 cycles apart (a UART's do:
     ten bits of at least two cycles).
@@ -71,7 +69,6 @@ class FrameReceiver(wiring.Component):
             raise ValueError(f"timeout_cycles must be an integer of at least 16, not "
                              f"{timeout_cycles!r}")
         self.config, self.timeout_cycles = config, timeout_cycles
-        self.unpacker = CodeUnpacker(config.inputs, code_bits(config.steps))
         super().__init__({
             "i_byte": In(stream.Signature(8, always_ready=True)),
             "o_frame": Out(stream.Signature(frame_layout(config))),
@@ -82,7 +79,6 @@ class FrameReceiver(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         c = self.config
-        m.submodules.unpacker = unpacker = self.unpacker
         frame = self.o_frame.payload
         weight_words = c.weight_depth * c.lanes
         run_footprint = max(image_bytes(c.inputs, c.steps),
@@ -101,26 +97,13 @@ class FrameReceiver(wiring.Component):
         last_index = Signal.like(index)  # length - 1, registered so that compares stay short
         too_long, empty = Signal(), Signal()
         crc, crc_low, crc_high = Signal(16, init=CRC16_INIT), Signal(8), Signal(8)
-        ring_full, code_bad, load_bad, load_past_end = Signal(), Signal(), Signal(), Signal()
+        ring_full, load_bad, load_past_end = Signal(), Signal(), Signal()
         idle = Signal(range(self.timeout_cycles + 1))
         receiving = Signal()
         with m.If(receiving & ~got):
             m.d.sync += idle.eq(idle + 1)
         with m.Else():
             m.d.sync += idle.eq(0)
-
-        # Packed codes are checked as they arrive: a code out of range or set padding marks
-        # the frame; whole images are counted.
-        codes = Signal()                 # the frame is a RUN or a CLASSIFY
-        m.d.comb += [unpacker.i_byte.payload.eq(byte), unpacker.o_code.ready.eq(1)]
-        code = unpacker.o_code.payload.code
-        with m.If(unpacker.o_code.valid &
-                  ((code < -(c.steps - 1)) | (code > c.steps - 1))):
-            m.d.sync += code_bad.eq(1)
-        with m.If(unpacker.padding_error):
-            m.d.sync += code_bad.eq(1)
-        with m.If(unpacker.o_code.valid & unpacker.o_code.payload.last):
-            m.d.sync += frame.images.eq(frame.images + 1)
 
         def hand_on(error):
             m.d.sync += frame.error.eq(error)
@@ -148,18 +131,15 @@ class FrameReceiver(wiring.Component):
                             m.d.sync += frame.length[:8].eq(byte)
                         m.next = after
             with m.State("LEN1"):
-                m.d.comb += [receiving.eq(1), unpacker.clear.eq(1)]
+                m.d.comb += receiving.eq(1)
                 stalled()
                 with m.If(got):
                     full = Cat(frame.length[:8], byte)
                     m.d.sync += [crc.eq(crc_rx), frame.length[8:].eq(byte),
                                  last_index.eq(full - 1), too_long.eq(full > MAX_PAYLOAD),
                                  empty.eq(full == 0), index.eq(0), frame.start.eq(write),
-                                 frame.images.eq(0), frame.address.eq(0),
-                                 frame.address_far.eq(0), ring_full.eq(0), code_bad.eq(0),
-                                 load_bad.eq(0),
-                                 codes.eq((frame.command == Command.RUN) |
-                                          (frame.command == Command.CLASSIFY))]
+                                 frame.address.eq(0), frame.address_far.eq(0),
+                                 ring_full.eq(0), load_bad.eq(0)]
                     m.next = "LEN_CHECK"
             with m.State("LEN_CHECK"):
                 with m.If(too_long):
@@ -169,7 +149,7 @@ class FrameReceiver(wiring.Component):
                 with m.Else():
                     m.next = "PAYLOAD"
             with m.State("PAYLOAD"):
-                m.d.comb += [receiving.eq(1), unpacker.i_byte.valid.eq(got & codes)]
+                m.d.comb += receiving.eq(1)
                 stalled()
                 with m.If(got):
                     with m.If((write - tail)[RING_ADDRESS_BITS]):  # RING_BYTES already held
@@ -201,14 +181,13 @@ class FrameReceiver(wiring.Component):
                     m.d.sync += crc_high.eq(byte)
                     m.next = "CHECK"
             with m.State("CHECK"):
-                # the first error found, from registers; the unpacker finished long ago
+                # the first error found, from registers
                 with m.If(Cat(crc_low, crc_high) != crc):
                     hand_on(ErrorCode.CRC)
                 with m.Elif(ring_full):
                     hand_on(ErrorCode.BUSY)
                 with m.Else():
-                    hand_on(self._command_error(c, frame, unpacker.at_image_start, code_bad,
-                                                load_bad, load_past_end))
+                    hand_on(self._command_error(frame, load_bad, load_past_end))
             with m.State("HAND_ON"):
                 m.d.comb += self.o_frame.valid.eq(1)
                 with m.If(self.o_frame.ready):
@@ -224,22 +203,17 @@ class FrameReceiver(wiring.Component):
         return m
 
     @staticmethod
-    def _command_error(c, frame, whole_images, code_bad, load_bad, load_past_end):
+    def _command_error(frame, load_bad, load_past_end):
         """The error a frame that arrived intact is answered with (0: none here; a LOAD32's
-        words are checked as it executes)."""
+        words and a RUN's or CLASSIFY's codes are checked as it executes)."""
         length, command = frame.length, frame.command
-        with_code = Mux(code_bad, ErrorCode.CODE, 0)
         load8 = Mux(length < 5, ErrorCode.LENGTH,
                     Mux(load_bad | load_past_end, ErrorCode.LOAD, 0))
         load32 = Mux((length < 8) | (length[:2] != 0), ErrorCode.LENGTH, 0)
-        run = Mux(~whole_images | (frame.images != 1), ErrorCode.LENGTH, with_code)
-        classify = Mux(~whole_images | (frame.images == 0), ErrorCode.LENGTH, with_code)
-        return Mux(command == Command.PING, 0,
-                      Mux(command == Command.LOAD8, load8,
-                          Mux(command == Command.LOAD32, load32,
-                              Mux(command == Command.RUN, run,
-                                  Mux(command == Command.CLASSIFY, classify,
-                                      ErrorCode.COMMAND)))))
+        known = (command == Command.PING) | (command == Command.RUN) | \
+            (command == Command.CLASSIFY)
+        return Mux(command == Command.LOAD8, load8,
+                   Mux(command == Command.LOAD32, load32, Mux(known, 0, ErrorCode.COMMAND)))
 
     @staticmethod
     def _address_byte(m, k, byte, address, address_far):
