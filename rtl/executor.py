@@ -120,11 +120,20 @@ class CommandExecutor(wiring.Component):
                 m.d.sync += images.eq(images + 1)
         with m.If(checking & unpacker.padding_error):
             m.d.sync += code_bad.eq(1)
+        # The check is over when every byte is read and every code is out (the unpacker
+        # wants a byte or has finished an image); registered, with the verdict on the
+        # images, so that the executor's state logic stays shallow.
+        drained, length_bad = Signal(), Signal()
         start_check = Signal()     # a RUN's or CLASSIFY's check begins (one cycle)
         start_images = Signal()    # its images begin (one cycle)
         collected = Signal()       # their results are in the ring (one cycle)
         feeding = self._feed(m, frame, cursor, start_check | start_images)
         self._collect(m, frame, images, start_images, collected)
+        m.d.sync += [
+            drained.eq(~feeding & ~unpacker.o_code.valid &
+                       (unpacker.at_image_start | unpacker.i_byte.ready)),
+            length_bad.eq(~unpacker.at_image_start | (images == 0) |
+                          ((frame.command == Command.RUN) & (images != 1)))]
 
         def reply(command, length):
             m.d.sync += [self.o_reply.payload.command.eq(command),
@@ -170,7 +179,8 @@ class CommandExecutor(wiring.Component):
                                 fail(ErrorCode.LENGTH)
                             with m.Else():
                                 m.d.comb += start_check.eq(1)
-                                m.d.sync += [checking.eq(1), images.eq(0), code_bad.eq(0)]
+                                m.d.sync += [checking.eq(1), images.eq(0), code_bad.eq(0),
+                                             drained.eq(0)]
                                 m.next = "CHECK"
             with m.State("L8_READ"):
                 m.d.comb += self.live.eq(1)
@@ -231,14 +241,10 @@ class CommandExecutor(wiring.Component):
                         with m.Else():
                             m.next = "W_READ"
             with m.State("CHECK"):
-                # every byte read and every code out: the unpacker wants a byte or is done
                 m.d.comb += self.live.eq(1)
-                drained = ~feeding & ~unpacker.o_code.valid & \
-                    (unpacker.at_image_start | unpacker.i_byte.ready)
                 with m.If(drained):
                     m.d.sync += checking.eq(0)
-                    with m.If(~unpacker.at_image_start | (images == 0) |
-                              ((frame.command == Command.RUN) & (images != 1))):
+                    with m.If(length_bad):
                         fail(ErrorCode.LENGTH)
                     with m.Elif(code_bad):
                         fail(ErrorCode.CODE)
