@@ -314,7 +314,7 @@ class CommandExecutor(wiring.Component):
         c, acc = self.config, self.accelerator
         counters = [getattr(acc, name) for name in COUNTERS]
         counters += [getattr(acc, f"spikes_{layer}") for layer in range(c.hidden + 1)]
-        image = Signal.like(images)
+        remaining = Signal.like(images)            # images whose class is still to come
         place = Signal(RING_POINTER)               # where the next result byte goes
         word, counter_word = Signal(32), Signal(32)
         nbytes = Signal(2)
@@ -325,7 +325,7 @@ class CommandExecutor(wiring.Component):
             with m.State("IDLE"):
                 with m.If(start):
                     # a RUN's class goes first, before its potentials
-                    m.d.sync += [image.eq(0), counting.eq(0), which.eq(0),
+                    m.d.sync += [remaining.eq(images), counting.eq(0), which.eq(0),
                                  place.eq(frame.start + (frame.command == Command.RUN))]
                     m.next = "POTENTIAL"
             with m.State("POTENTIAL"):
@@ -362,8 +362,8 @@ class CommandExecutor(wiring.Component):
                 m.d.comb += [self.o_write.valid.eq(1),
                              self.o_write.payload.data.eq(acc.class_index)]
                 with m.If(self.o_write.ready):
-                    m.d.sync += [image.eq(image + 1), place.eq(place + 1)]
-                    with m.If(image == images - 1):
+                    m.d.sync += [remaining.eq(remaining - 1), place.eq(place + 1)]
+                    with m.If(remaining == 1):
                         m.d.comb += collected.eq(1)
                         m.next = "IDLE"
                     with m.Else():

@@ -167,7 +167,7 @@ MUTANTS = [
      "m.d.comb += self.padding_error.eq(0)", "set padding bits accepted"),
     ("rtl/unpack.py", "self.o_code.payload.last.eq(emitted == self.inputs - 1)",
      "self.o_code.payload.last.eq(emitted == self.inputs)", "an image's last code unmarked"),
-    ("rtl/executor.py", "with m.If(image == images - 1):", "with m.If(image == 0):",
+    ("rtl/executor.py", "with m.If(remaining == 1):", "with m.If(remaining != 0):",
      "a CLASSIFY answers its first image only"),
     ("rtl/transmitter.py", "sent(length[8:], next_state=\"LEN1\")",
      "sent(length[8:], checked=False, next_state=\"LEN1\")",
