@@ -126,7 +126,7 @@ class CommandExecutor(wiring.Component):
         drained, length_bad = Signal(), Signal()
         start_check = Signal()     # a RUN's or CLASSIFY's check begins (one cycle)
         start_images = Signal()    # its images begin (one cycle)
-        collected = Signal()       # their results are in the ring (one cycle)
+        collected = Signal()       # their results are in the ring (a register)
         feeding = self._feed(m, frame, cursor, start_check | start_images)
         self._collect(m, frame, images, start_images, collected)
         m.d.sync += [
@@ -254,6 +254,7 @@ class CommandExecutor(wiring.Component):
             with m.State("IMAGES"):
                 m.d.comb += self.live.eq(1)
                 with m.If(collected):
+                    m.d.sync += collected.eq(0)
                     with m.If(frame.command == Command.RUN):
                         reply(Command.RUN | REPLY, result_length(c.layers[-1], c.hidden))
                     with m.Else():
@@ -364,7 +365,7 @@ class CommandExecutor(wiring.Component):
                 with m.If(self.o_write.ready):
                     m.d.sync += [remaining.eq(remaining - 1), place.eq(place + 1)]
                     with m.If(remaining == 1):
-                        m.d.comb += collected.eq(1)
+                        m.d.sync += collected.eq(1)
                         m.next = "IDLE"
                     with m.Else():
                         m.next = "POTENTIAL"

@@ -93,6 +93,12 @@ class FrameReceiver(wiring.Component):
         write = Signal(RING_POINTER)     # where the next payload byte goes
         tail = Signal(RING_POINTER)      # the oldest ring byte still needed
         m.d.comb += tail.eq(Mux(self.live, self.live_start, frame.start))
+        # The ring holds RING_BYTES already: registered, so that the ring's write port and
+        # the executor's writes beside it do not wait on the subtraction. A byte comes at
+        # most every 20 cycles; the tail moves only forward (freeing bytes), so a stale
+        # value refuses a byte at worst in the one cycle the last one is freed.
+        no_room = Signal()
+        m.d.sync += no_room.eq((write - tail)[RING_ADDRESS_BITS])
         index = Signal(range(MAX_PAYLOAD + 1))
         last_index = Signal.like(index)  # length - 1, registered so that compares stay short
         too_long, empty = Signal(), Signal()
@@ -152,7 +158,7 @@ class FrameReceiver(wiring.Component):
                 m.d.comb += receiving.eq(1)
                 stalled()
                 with m.If(got):
-                    with m.If((write - tail)[RING_ADDRESS_BITS]):  # RING_BYTES already held
+                    with m.If(no_room):
                         m.d.sync += ring_full.eq(1)
                     with m.Else():
                         m.d.comb += [self.write_addr.eq(write[:RING_ADDRESS_BITS]),
