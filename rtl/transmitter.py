@@ -41,11 +41,13 @@ class FrameTransmitter(wiring.Component):
         crc_tx = crc16_update(m, crc, tx_byte, "crc_tx")
         m.d.comb += self.o_byte.payload.eq(tx_byte)
 
-        def sent(following, checked=True, next_state=None):
-            # o_byte offers tx_byte; once taken, the CRC takes it and ``following`` is next
+        def sent(next_state, following=None, checked=True):
+            # o_byte offers tx_byte; once taken, the CRC takes it (when ``checked``) and
+            # ``following`` is the next byte (else FETCH loads it)
             m.d.comb += self.o_byte.valid.eq(1)
             with m.If(self.o_byte.ready):
-                m.d.sync += tx_byte.eq(following)
+                if following is not None:
+                    m.d.sync += tx_byte.eq(following)
                 if checked:
                     m.d.sync += crc.eq(crc_tx)
                 m.next = next_state
@@ -60,16 +62,13 @@ class FrameTransmitter(wiring.Component):
                                  tx_byte.eq(SOF), crc.eq(CRC16_INIT)]
                     m.next = "SOF"
             with m.State("SOF"):
-                sent(command, checked=False, next_state="CMD")
+                sent("CMD", command, checked=False)
             with m.State("CMD"):
-                sent(length[:8], next_state="LEN0")
+                sent("LEN0", length[:8])
             with m.State("LEN0"):
-                sent(length[8:], next_state="LEN1")
+                sent("LEN1", length[8:])
             with m.State("LEN1"):
-                m.d.comb += self.o_byte.valid.eq(1)
-                with m.If(self.o_byte.ready):
-                    m.d.sync += crc.eq(crc_tx)
-                    m.next = "FETCH"
+                sent("FETCH")
             with m.State("FETCH"):
                 # the next payload byte into tx_byte, or the CRC's low byte after the last
                 with m.If(left == 0):
@@ -81,14 +80,9 @@ class FrameTransmitter(wiring.Component):
                         m.d.sync += [tx_byte.eq(self.i_payload.payload), left.eq(left - 1)]
                         m.next = "PAYLOAD"
             with m.State("PAYLOAD"):
-                m.d.comb += self.o_byte.valid.eq(1)
-                with m.If(self.o_byte.ready):
-                    m.d.sync += crc.eq(crc_tx)
-                    m.next = "FETCH"
+                sent("FETCH")
             with m.State("CRC0"):
-                sent(crc[8:], checked=False, next_state="CRC1")
+                sent("CRC1", crc[8:], checked=False)
             with m.State("CRC1"):
-                m.d.comb += self.o_byte.valid.eq(1)
-                with m.If(self.o_byte.ready):
-                    m.next = "IDLE"
+                sent("IDLE", checked=False)
         return m
