@@ -153,14 +153,14 @@ class CommandExecutor(wiring.Component):
             m.d.sync += [index.eq(4), cursor.eq(frame.start + 4), nbytes.eq(0),
                          target.eq(frame.address)]
 
-        with m.FSM(name="executor"):
+        with m.FSM(name="executor") as executor:
             with m.State("IDLE"):
                 m.d.comb += self.i_frame.ready.eq(1)
                 with m.If(self.i_frame.valid):
                     m.d.sync += frame.eq(self.i_frame.payload)
                     m.next = "DISPATCH"
             with m.State("DISPATCH"):
-                m.d.comb += [self.live.eq(1), unpacker.clear.eq(1)]
+                m.d.comb += unpacker.clear.eq(1)
                 with m.If(frame.error != 0):
                     fail(frame.error)
                 with m.Else():
@@ -183,10 +183,9 @@ class CommandExecutor(wiring.Component):
                                              drained.eq(0)]
                                 m.next = "CHECK"
             with m.State("L8_READ"):
-                m.d.comb += self.live.eq(1)
                 m.next = "L8_SEND"
             with m.State("L8_SEND"):
-                m.d.comb += [self.live.eq(1), acc.i_load.valid.eq(1),
+                m.d.comb += [acc.i_load.valid.eq(1),
                              acc.i_load.payload.address.eq(target),
                              acc.i_load.payload.value.eq(self.read_data.as_signed())]
                 with m.If(acc.i_load.ready):
@@ -198,11 +197,9 @@ class CommandExecutor(wiring.Component):
                     with m.Else():
                         m.next = "L8_READ"
             with m.State("W_READ"):
-                m.d.comb += self.live.eq(1)
                 m.d.sync += [index.eq(index + 1), cursor.eq(cursor + 1), nbytes.eq(nbytes + 1)]
                 m.next = "W_CAPTURE"
             with m.State("W_CAPTURE"):
-                m.d.comb += self.live.eq(1)
                 m.d.sync += word.eq(Cat(word[8:], self.read_data))
                 with m.If(nbytes == 4):
                     m.next = "W_VALIDATE"
@@ -210,7 +207,6 @@ class CommandExecutor(wiring.Component):
                     m.next = "W_READ"
             with m.State("W_VALIDATE"):
                 # the word's checks, registered for W_CHECK
-                m.d.comb += self.live.eq(1)
                 is_weight = ~frame.address_far & (target < weight_words)
                 is_threshold = ~frame.address_far & ~is_weight & (target < space)
                 m.d.sync += [
@@ -219,7 +215,6 @@ class CommandExecutor(wiring.Component):
                     last_word.eq(index == frame.length)]
                 m.next = "W_CHECK"
             with m.State("W_CHECK"):
-                m.d.comb += self.live.eq(1)
                 with m.If(~apply):
                     with m.If(~word_ok):
                         fail(ErrorCode.LOAD)
@@ -241,7 +236,6 @@ class CommandExecutor(wiring.Component):
                         with m.Else():
                             m.next = "W_READ"
             with m.State("CHECK"):
-                m.d.comb += self.live.eq(1)
                 with m.If(drained):
                     m.d.sync += checking.eq(0)
                     with m.If(length_bad):
@@ -252,7 +246,6 @@ class CommandExecutor(wiring.Component):
                         m.d.comb += start_images.eq(1)
                         m.next = "IMAGES"
             with m.State("IMAGES"):
-                m.d.comb += self.live.eq(1)
                 with m.If(collected):
                     m.d.sync += collected.eq(0)
                     with m.If(frame.command == Command.RUN):
@@ -260,7 +253,7 @@ class CommandExecutor(wiring.Component):
                     with m.Else():
                         reply(Command.CLASSIFY | REPLY, images)
             with m.State("REPLY"):
-                m.d.comb += [self.live.eq(1), self.o_reply.valid.eq(1)]
+                m.d.comb += self.o_reply.valid.eq(1)
                 with m.If(self.o_reply.ready):
                     m.d.sync += [index.eq(0), cursor.eq(frame.start)]
                     with m.If(self.o_reply.payload.length == 0):
@@ -268,10 +261,9 @@ class CommandExecutor(wiring.Component):
                     with m.Else():
                         m.next = "BODY_READ"
             with m.State("BODY_READ"):
-                m.d.comb += self.live.eq(1)
                 m.next = "BODY_OFFER"
             with m.State("BODY_OFFER"):
-                m.d.comb += [self.live.eq(1), self.o_payload.valid.eq(1)]
+                m.d.comb += self.o_payload.valid.eq(1)
                 with m.Switch(self.o_reply.payload.command):
                     with m.Case(Command.PING | REPLY):
                         m.d.comb += self.o_payload.payload.eq(info[index])
@@ -285,6 +277,8 @@ class CommandExecutor(wiring.Component):
                         m.next = "IDLE"
                     with m.Else():
                         m.next = "BODY_READ"
+        # the frame's ring bytes are needed from its dispatch to its reply's last byte
+        m.d.comb += self.live.eq(~executor.ongoing("IDLE"))
         return m
 
     def _feed(self, m, frame, cursor, start):
