@@ -97,3 +97,30 @@ def test_saturating_add_clamps_and_counts_both_directions():
     total, clipped = fmt.saturating_add(acc, torch.tensor([[25, -25, 0, 0], [1, -1, -3, 0]]),
                                         "v")
     assert total.tolist() == [[31, -32, 3, 0], [31, -32, -32, 5]] and clipped.tolist() == [2, 3]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_saturation_free_widths_never_saturate(seed):
+    """The widths ``saturation_free_widths`` proves (which model.export suggests to "make
+    clipping impossible"): random MLPs and residual nets at N = 4, 8 or 16, driven by random
+    inputs, all +1, all -1 and random signs (every input spiking), never saturate at those
+    widths and give the wide model's potentials exactly."""
+    import dataclasses
+
+    from rtl.golden import random_network, random_residual
+    wide = FixedPointFormat(8, 30, 40)
+    if seed % 3 == 2:
+        qnet, _ = random_residual(seed, wide)
+    else:
+        qnet = random_network((16, 24, 10), (4, 8, 16)[seed % 3], wide, seed=seed,
+                              threshold_range=(1, 60))
+    dvdt_bits, v_bits = qnet.saturation_free_widths()
+    narrow = dataclasses.replace(qnet, fmt=FixedPointFormat(8, dvdt_bits, v_bits))
+    shape = qnet.network.input_shape
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.cat([torch.rand((64, *shape), generator=gen) * 2 - 1, torch.ones((1, *shape)),
+                   -torch.ones((1, *shape)), torch.sign(torch.rand((32, *shape), generator=gen)
+                                                        - 0.5)])
+    want, got = qnet.run(x), narrow.run(x)
+    assert int(got.counts.saturations.sum()) == 0 and dvdt_bits < 30 and v_bits < 40
+    assert torch.equal(got.output, want.output)
