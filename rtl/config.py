@@ -31,6 +31,8 @@ from model.fixedpoint import DEFAULT_FORMAT
 from model.network import AvgPool, Conv2d, Flatten, Gain, Linear
 from model.simulate import ROUNDINGS
 
+from .protocol import code_bits
+
 __all__ = ["AcceleratorConfig", "LayerGeometry", "InputPath", "NetworkMismatch", "WEIGHT_MEMORIES",
            "SPRAM_WORDS", "CHUNK_NEURONS", "MAX_LANES", "ceil_div", "weight_images", "load_words"]
 
@@ -498,7 +500,8 @@ class AcceleratorConfig:
 
     @property
     def code_bits(self):
-        return (self.steps - 1).bit_length() + 1
+        """Bits of an input code: as the protocol packs them (:func:`rtl.protocol.code_bits`)."""
+        return code_bits(self.steps)
 
     @property
     def hidden(self):

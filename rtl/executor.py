@@ -15,7 +15,6 @@ from .protocol import (
     Command,
     ErrorCode,
     InfoFlag,
-    code_bits,
     info_prefix,
     result_length,
 )
@@ -73,7 +72,7 @@ class CommandExecutor(wiring.Component):
     def __init__(self, config, network=None):
         self.config = config
         self.accelerator = TSCAccelerator(config, network)
-        self.unpacker = CodeUnpacker(config.inputs, code_bits(config.steps))
+        self.unpacker = CodeUnpacker(config.inputs, config.code_bits)
         super().__init__({
             "i_frame": In(stream.Signature(frame_layout(config))),
             "read_addr": Out(RING_ADDRESS_BITS), "read_data": In(8),
