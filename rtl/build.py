@@ -28,7 +28,8 @@ from model.cli import non_negative_int, positive_float, positive_int, power_of_t
 from model.netfile import NetworkFileError, read_network
 
 from .build_stages import BuildStages
-from .config import MAX_LANES, SPRAM_WORDS, WEIGHT_MEMORIES, AcceleratorConfig, NetworkMismatch
+from .config import (MAX_LANES, SPRAM_WORDS, WEIGHT_MEMORIES, WIDTHS, AcceleratorConfig,
+                     NetworkMismatch, exact_format)
 from .neuron import NeuronLane
 from .serial_top import SerialAccelerator
 
@@ -186,14 +187,19 @@ def estimate_memories(board, config):
             "spram": config.spram_blocks}
 
 
-def choose_weight_memory(board, qnet, lanes, weights="auto"):
+def choose_weight_memory(board, qnet, lanes, weights="auto", widths="proven"):
     """The accelerator's parameters for ``qnet`` on ``board`` with the weights in ``weights``
-    (``"auto"``: block RAM where they fit, else SPRAM where the board has it); return
-    ``(config, memory estimate)`` or raise :class:`NetworkMismatch`."""
+    (``"auto"``: block RAM where they fit, else SPRAM where the board has it) and the
+    accumulators ``widths`` wide (``"proven"``: :func:`rtl.config.exact_format`'s, the
+    narrowest that run ``qnet`` exactly; ``"network"``: its own); return ``(config, memory
+    estimate)`` or raise :class:`NetworkMismatch`."""
+    if widths not in WIDTHS:
+        raise ValueError(f"widths must be one of {WIDTHS}, not {widths!r}")
+    fmt = exact_format(qnet) if widths == "proven" else qnet.fmt
     kinds = [weights] if weights != "auto" else ["block"] + (["spram"] if board.spram else [])
     shortfalls = []
     for kind in kinds:
-        config = AcceleratorConfig.from_network(qnet, lanes, kind)
+        config = AcceleratorConfig.from_network(qnet, lanes, kind, fmt)
         try:
             return config, estimate_memories(board, config)
         except NetworkMismatch as error:
@@ -333,21 +339,36 @@ def _critical_path(report):
             "delay_ns": round(sum(s["delay"] for s in steps), 2)}
 
 
-def estimate(board_name, network_path, lanes=2, clock_mhz=None, weights="auto", samples=16):
+def estimate(board_name, network_path, lanes=2, clock_mhz=None, weights="auto", samples=16,
+             widths="proven"):
     """What a build of the network file would need, without running the toolchain: the
     memory estimate (or :class:`NetworkMismatch` naming the shortfall) and the cycles per
     inference estimated from the spikes of ``samples`` inputs; returns a dict."""
     board = get_board(board_name)
     qnet = read_network(network_path)
-    config, memories = choose_weight_memory(board, qnet, lanes, weights)
+    config, memories = choose_weight_memory(board, qnet, lanes, weights, widths)
     clock_mhz = clock_mhz or board.clock_mhz
     cycles = estimate_cycles(config, scan_activity(qnet, _sample_inputs(qnet, samples)))
     return {"board": board.name, "network": str(network_path), "lanes": lanes,
             "layers": [config.inputs, *config.layers], "shortcuts": len(config.shortcuts),
             "weight_memory": config.weight_memory, "weight_words_per_lane": config.weight_depth,
             "state_words_per_lane": config.state_depth, "memory_estimate": memories,
-            "clock_mhz": clock_mhz, "cycles_per_inference_estimate": cycles,
+            **_widths(config, qnet), "clock_mhz": clock_mhz, "cycles_per_inference_estimate": cycles,
             "images_per_s_core": clock_mhz * 1e6 / cycles}
+
+
+def _widths(config, qnet):
+    """The report's accumulator widths: the build's and the network's own."""
+    return {"dvdt_bits": config.fmt.dvdt_bits, "v_bits": config.fmt.v_bits,
+            "network_dvdt_bits": qnet.fmt.dvdt_bits, "network_v_bits": qnet.fmt.v_bits}
+
+
+def _format_widths(report):
+    narrowed = (report["dvdt_bits"], report["v_bits"]) != \
+        (report["network_dvdt_bits"], report["network_v_bits"])
+    return (f"dV/dt {report['dvdt_bits']} bits and V {report['v_bits']}"
+            + (f" (the network's {report['network_dvdt_bits']} and {report['network_v_bits']}: "
+               f"narrower where no input can saturate them)" if narrowed else ""))
 
 
 def format_estimate(report):
@@ -355,7 +376,7 @@ def format_estimate(report):
     return (f"{report['board']}: {'-'.join(map(str, report['layers']))} "
             f"({report['shortcuts']} shortcuts), {report['lanes']} lanes, weights in "
             f"{report['weight_memory']}: {report['weight_words_per_lane']} weight and "
-            f"{report['state_words_per_lane']} state words per lane\n"
+            f"{report['state_words_per_lane']} state words per lane, {_format_widths(report)}\n"
             f"  block RAMs {m['total']} ({m['weights']} weights, {m['state']} state, "
             f"{m['summary']} spike summary, {m['buffer']} frame buffer), SPRAM {m['spram']}\n"
             f"  {report['cycles_per_inference_estimate']:.0f} cycles per inference (estimated): "
@@ -424,18 +445,18 @@ def place_over_seeds(out, seeds, progress=True):
 
 
 def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000,
-          out="build/board", seed=None, weights="auto", seeds=()):
+          out="build/board", seed=None, weights="auto", seeds=(), widths="proven"):
     """Build the bitstream; return the report (a dict). ``seed``: nextpnr's placement seed
     (its fmax varies by a few MHz from seed to seed); ``seeds``: other seeds to place and
     route the same netlist with, for the report's spread (``seed_fmax_mhz``, and how many
     of them meet the clock). ``weights``: ``"block"``, ``"spram"`` or ``"auto"`` (see
-    :func:`choose_weight_memory`)."""
+    :func:`choose_weight_memory`); ``widths``: the accumulators' (see there)."""
     board = get_board(board_name)
     out = Path(out) / board.name
     out.mkdir(parents=True, exist_ok=True)
     network_path = Path(network_path) if network_path else _default_network(out)
     qnet = read_network(network_path)
-    config, memories = choose_weight_memory(board, qnet, lanes, weights)
+    config, memories = choose_weight_memory(board, qnet, lanes, weights, widths)
     clock_mhz = clock_mhz or board.clock_mhz
     # The YoWASP tools are installed beside this Python, which need not be on PATH.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
@@ -449,8 +470,9 @@ def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000
     clock_mhz = top.clock_mhz
     started = time.monotonic()
     print(f"building {board.name}: {config.inputs}-{'-'.join(map(str, config.layers))}, "
-          f"N={config.steps}, {lanes} lanes, weights in {config.weight_memory}, {clock_mhz} "
-          f"MHz, {baud} baud", file=sys.stderr, flush=True)
+          f"N={config.steps}, {lanes} lanes, weights in {config.weight_memory}, dV/dt "
+          f"{config.fmt.dvdt_bits} and V {config.fmt.v_bits} bits, {clock_mhz} MHz, {baud} "
+          f"baud", file=sys.stderr, flush=True)
     try:
         with BuildStages(out, "tsc"):
             platform.build(top, name="tsc", build_dir=str(out), do_program=False,
@@ -476,7 +498,7 @@ def build(board_name, network_path=None, lanes=2, clock_mhz=None, baud=1_000_000
         "timing_met": fmax is not None and fmax >= clock_mhz,
         "critical_path": _critical_path(nextpnr), "baud": baud,
         "utilisation": _utilisation(nextpnr, board), "memory_estimate": memories,
-        "weight_memory": config.weight_memory,
+        "weight_memory": config.weight_memory, **_widths(config, qnet),
         "cycles_per_inference_estimate": cycles,
         "images_per_s_core": clock_hz / cycles, "core_clock_mhz": clock_hz / 1e6,
         "images_per_s_link": link_images_per_s(config.inputs, config.steps, baud),
@@ -503,6 +525,7 @@ def format_report(report):
                      f"{' / '.join(f'{v:.1f}' for v in values)} MHz (spread "
                      f"{max(values) - min(values):.1f} MHz; {report['seeds_met']} of "
                      f"{len(values)} meet {report['clock_target_mhz']} MHz)")
+    lines.append(f"  accumulators: {_format_widths(report)}")
     path = report["critical_path"]
     if path:
         lines.append(f"  critical path {path['delay_ns']} ns, {path['logic_levels']} logic levels: "
@@ -539,6 +562,10 @@ def main(argv=None):
     parser.add_argument("--weights", choices=("auto",) + WEIGHT_MEMORIES, default="auto",
                         help="weight memory: block RAM, SPRAM (iCE40UP5K; loaded over the "
                              "serial port), or auto: block RAM where the weights fit")
+    parser.add_argument("--widths", choices=WIDTHS, default="proven",
+                        help="dV/dt and V widths: the narrowest that run the network exactly "
+                             "(proven from its weights; networks loaded later that could "
+                             "need more are refused), or the network file's own")
     parser.add_argument("--clock", type=positive_float, default=None,
                         help="MHz (default: the board's)")
     parser.add_argument("--baud", type=positive_int, default=1_000_000)
@@ -564,7 +591,8 @@ def main(argv=None):
         if not args.network:
             parser.error("--estimate needs --network")
         try:
-            report = estimate(args.board, args.network, args.lanes, args.clock, args.weights)
+            report = estimate(args.board, args.network, args.lanes, args.clock, args.weights,
+                              widths=args.widths)
         except (OSError, NetworkFileError, NetworkMismatch, ValueError) as error:
             sys.exit(f"error: {error}")
         print(json.dumps(report, indent=1) if args.json else format_estimate(report))
@@ -574,7 +602,7 @@ def main(argv=None):
         board = get_board(args.board)
         plan_clock(board, args.clock or board.clock_mhz, args.baud)
         report = build(args.board, args.network, args.lanes, args.clock, args.baud, args.out,
-                       args.seed, args.weights, args.seeds)
+                       args.seed, args.weights, args.seeds, args.widths)
     except (OSError, NetworkFileError, NetworkMismatch, ValueError, BuildFailed) as error:
         sys.exit(f"error: {error}")
     print(json.dumps(report, indent=1) if args.json else format_report(report))

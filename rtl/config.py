@@ -25,7 +25,7 @@ network's int8 weights out in those columns; the same layout defines the load po
 map, so the host loader and the build share it.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from model.fixedpoint import DEFAULT_FORMAT
 from model.network import AvgPool, Conv2d, Flatten, Gain, Linear
@@ -33,10 +33,14 @@ from model.simulate import ROUNDINGS
 
 from .protocol import code_bits
 
-__all__ = ["AcceleratorConfig", "LayerGeometry", "InputPath", "NetworkMismatch", "WEIGHT_MEMORIES",
+__all__ = ["AcceleratorConfig", "LayerGeometry", "InputPath", "NetworkMismatch", "exact_format",
+           "WIDTHS", "WEIGHT_MEMORIES",
            "SPRAM_WORDS", "CHUNK_NEURONS", "MAX_LANES", "ceil_div", "weight_images", "load_words"]
 
 WEIGHT_MEMORIES = ("block", "spram")
+# The accumulators' widths a build takes: those proven for its network, or the network's own.
+WIDTHS = ("proven", "network")
+_ACCUMULATORS = (("dvdt_bits", "dV/dt"), ("v_bits", "V"))
 SPRAM_WORDS = 16384  # 16-bit words of one iCE40UP5K SPRAM (SB_SPRAM256KA)
 # Neurons of a scan chunk. Estimated on the digits resnet at N = 32 (cycles over the bound,
 # 1 / 2 / 4 lanes, before the result queue): 8 neurons 1.15 / 1.24 / 1.37x, 16 and 32
@@ -47,6 +51,31 @@ MAX_LANES = 64  # the lanes' effects are summed by adder chains; UP5K and ECP5-8
 
 class NetworkMismatch(ValueError):
     """A network that the accelerator's parameters cannot run, with the limit it breaks."""
+
+
+def exact_format(*qnets):
+    """The narrowest dV/dt and V widths that run each of ``qnets`` (networks of one format)
+    exactly as its own format does.
+
+    Per accumulator, the width :meth:`model.quantize.IntegerNetwork.saturation_free_widths`
+    proves where that is narrower than the network's own: no input saturates the
+    accumulator there, so the network's own, wider, accumulator never clips either and both
+    give the same spikes, potentials and counts. Where the proof needs more bits than the
+    network has (the network may saturate), its own width. dV/dt keeps at least one bit
+    more than a block length (it holds one after integration)."""
+    if not qnets or len({qnet.fmt for qnet in qnets}) != 1:
+        raise ValueError(f"exact_format takes one or more networks of one format, not "
+                         f"{[qnet.fmt for qnet in qnets]}")
+    fmt, steps = qnets[0].fmt, qnets[0].steps
+    block = max(1, (steps - 1).bit_length()) + 1
+    proven = [dict(zip(("dvdt_bits", "v_bits"), qnet.saturation_free_widths()))
+              for qnet in qnets]
+    widths = {}
+    for name, _ in _ACCUMULATORS:
+        own = getattr(fmt, name)
+        need = max(p[name] for p in proven)
+        widths[name] = own if need >= own else max(need, block if name == "dvdt_bits" else 2)
+    return replace(fmt, **widths)
 
 
 def ceil_div(a, b):
@@ -286,10 +315,12 @@ class AcceleratorConfig:
                              f"stride 1 without padding, not {g!r}")
 
     @classmethod
-    def from_network(cls, qnet, lanes=1, weight_memory="block"):
+    def from_network(cls, qnet, lanes=1, weight_memory="block", fmt=None):
         """Parameters that run ``qnet`` (an :class:`model.quantize.IntegerNetwork`).
 
-        Raises :class:`NetworkMismatch` for a layer the RTL does not implement."""
+        ``fmt``: the accumulators' widths (``None``: the network's own; :func:`exact_format`
+        gives the narrowest that run it exactly). Raises :class:`NetworkMismatch` for a layer
+        the RTL does not implement, or widths that would not run ``qnet`` exactly."""
         layers = qnet.network.layers
         if len(layers) < 2:
             raise NetworkMismatch("the accelerator needs at least one hidden layer")
@@ -305,9 +336,12 @@ class AcceleratorConfig:
             raise NetworkMismatch(f"the output layer ({layers[-1].name}) gives "
                                   f"{layers[-1].out_shape}: the accelerator reads out a vector "
                                   f"(end with a Linear layer or global pooling)")
-        return cls(geometry[0].inputs, tuple(g.neurons for g in geometry), qnet.steps,
-                   qnet.fmt, qnet.rounding, lanes, weight_memory, tuple(geometry),
-                   tuple(shortcuts))
+        config = cls(geometry[0].inputs, tuple(g.neurons for g in geometry), qnet.steps,
+                     fmt or qnet.fmt, qnet.rounding, lanes, weight_memory, tuple(geometry),
+                     tuple(shortcuts))
+        if fmt is not None:
+            config.check_widths(qnet)
+        return config
 
     def check_network(self, qnet):
         """Raise :class:`NetworkMismatch` saying which limit ``qnet`` breaks, and by how much."""
@@ -325,10 +359,7 @@ class AcceleratorConfig:
         if other.steps != self.steps:
             raise NetworkMismatch(f"the network uses N={other.steps}, the accelerator "
                                   f"N={self.steps}")
-        for name in ("dvdt_bits", "v_bits"):
-            if getattr(other.fmt, name) != getattr(self.fmt, name):
-                raise NetworkMismatch(f"the network needs {name}={getattr(other.fmt, name)}, "
-                                      f"the accelerator has {getattr(self.fmt, name)}")
+        self.check_widths(qnet)
         if other.rounding != self.rounding:
             raise NetworkMismatch(f"the network rounds {other.rounding!r}, the accelerator "
                                   f"{self.rounding!r}")
@@ -339,6 +370,26 @@ class AcceleratorConfig:
         if other.shortcuts != self.shortcuts:
             raise NetworkMismatch(f"the network's shortcuts are {list(other.shortcuts)}, the "
                                   f"accelerator's {list(self.shortcuts)}")
+
+    def check_widths(self, qnet):
+        """Raise :class:`NetworkMismatch` unless the accelerator's dV/dt and V run ``qnet``
+        exactly as its own format does: each as wide as the network's, or no narrower than
+        the width :meth:`model.quantize.IntegerNetwork.saturation_free_widths` proves when
+        that fits the network's own too (then neither can saturate)."""
+        proven = dict(zip(("dvdt_bits", "v_bits"), qnet.saturation_free_widths()))
+        for name, what in _ACCUMULATORS:
+            have, own, need = getattr(self.fmt, name), getattr(qnet.fmt, name), proven[name]
+            if have == own or need <= min(have, own):
+                continue
+            if have < own:
+                raise NetworkMismatch(
+                    f"the network's {what} can need {need} bits (its largest sums of |w| into "
+                    f"a neuron) and the accelerator's {what} has {have}: rebuild it with "
+                    f"--widths network ({own} bits) or for this network")
+            raise NetworkMismatch(
+                f"the network's {what} has {own} bits and can saturate there (it can need "
+                f"{need}); the accelerator's has {have}, so their results would differ: "
+                f"export the network with --{name.replace('_', '-')} {have}")
 
     @property
     def shapes(self):

@@ -25,12 +25,13 @@ __all__ = ["TOP", "generate"]
 TOP = "tsc_accelerator"
 
 
-def generate(qnet, out_dir, lanes=1, weight_memory="block", wrap=None):
+def generate(qnet, out_dir, lanes=1, weight_memory="block", wrap=None, fmt=None):
     """Write the Verilog and parameter file for ``qnet``; return ``(Verilog path, the
     elaborated TSCAccelerator)``. ``wrap``: a component class taking ``(config, network)``
     that holds the accelerator as its ``accelerator`` (a simulation top), made the top
-    module instead."""
-    config = AcceleratorConfig.from_network(qnet, lanes, weight_memory)
+    module instead. ``fmt``: the accumulators' widths (``None``: the network's own; see
+    :meth:`AcceleratorConfig.from_network`)."""
+    config = AcceleratorConfig.from_network(qnet, lanes, weight_memory, fmt)
     top = (wrap or TSCAccelerator)(config, qnet)
     dut = top.accelerator if wrap else top
     out = Path(out_dir)

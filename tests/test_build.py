@@ -225,9 +225,12 @@ def test_the_report_gives_throughput_at_the_clock_timing_supports():
               "critical_path": None, "weight_memory": "block",
               "cycles_per_inference_estimate": 12818, "lanes": 2,
               "images_per_s_core": 35.8e6 / 12818, "core_clock_mhz": 35.8,
-              "images_per_s_link": 714, "baud": 1_000_000}
+              "images_per_s_link": 714, "baud": 1_000_000, "dvdt_bits": 14, "v_bits": 18,
+              "network_dvdt_bits": 16, "network_v_bits": 24}
     text = format_report(report)
     assert "fmax   35.8 MHz (target 60.0 MHz, NOT MET)" in text
+    assert ("accumulators: dV/dt 14 bits and V 18 (the network's 16 and 24: narrower where no "
+            "input can saturate them)") in text
     assert ("12818 cycles per inference (estimated, 2 lanes): 2793 images/s in the core at "
             "35.8 MHz (its fmax: the clock asked is not met), 714 images/s over the 1000000 "
             "baud link") in text
@@ -245,7 +248,8 @@ def test_the_report_gives_the_fmax_spread_over_seeds(monkeypatch, capsys):
               "timing_met": False, "critical_path": None, "weight_memory": "block",
               "cycles_per_inference_estimate": 12000, "lanes": 2,
               "images_per_s_core": 35.1e6 / 12000, "core_clock_mhz": 35.1,
-              "images_per_s_link": 2439, "baud": 1_000_000,
+              "images_per_s_link": 2439, "baud": 1_000_000, "dvdt_bits": 16, "v_bits": 24,
+              "network_dvdt_bits": 16, "network_v_bits": 24,
               "seed_fmax_mhz": {"1": 36.4, "2": 34.0, "3": 37.9}, "seeds_met": 2}
     assert ("fmax over seeds 1, 2, 3: 36.4 / 34.0 / 37.9 MHz (spread 3.9 MHz; 2 of 3 meet "
             "36.0 MHz)") in module.format_report(report)

@@ -191,6 +191,27 @@ def test_classify_without_load_refuses_a_board_without_weights(golden_digits):
                  load=False, progress=False)
 
 
+def test_a_board_of_proven_widths_runs_its_network_and_refuses_one_needing_more(golden_digits):
+    """``rtl.build`` narrows dV/dt and V to the widths proven for its network; the host loads
+    that network, and names the widths when another would need more."""
+    from fpga.run import classify
+    from rtl.config import AcceleratorConfig, NetworkMismatch, exact_format
+    from rtl.golden import random_network
+    qnet, _, raw, labels, _, answers = golden_digits
+    narrow = AcceleratorConfig.from_network(qnet, 2, fmt=exact_format(qnet))
+    assert narrow.fmt.v_bits < qnet.fmt.v_bits
+    summary = classify(Device(GoldenBoard(narrow, answers), timeout=0.5), qnet, raw, labels,
+                       check=True, progress=False)
+    assert summary["agreement"] == 1.0 and summary["mismatches"] == 0
+    heavier = random_network((64, 12, 10), 8, qnet.fmt, seed=4, weight_max=127,
+                             threshold_range=(20, 80))
+    board = GoldenBoard(narrow, answers)
+    with pytest.raises(NetworkMismatch, match=r"the network's dV/dt can need \d+ bits .* "
+                                              r"rebuild it with --widths network"):
+        classify(Device(board, timeout=0.5), heavier, raw, labels, progress=False)
+    assert board.memory == {}                   # refused before a word was loaded
+
+
 @pytest.mark.parametrize("prefix, message", [
     (b"TSC1", "the board speaks protocol version 1 and this host tool version 3: rebuild the "
               "bitstream with this version of tsc-snn"),

@@ -11,7 +11,9 @@ weights in block RAM or SPRAM, and backpressure on the output streams or none. I
 draws two to four networks of that geometry (random weights of a random range, random
 thresholds), each loaded through the load port after the one before has run (the first
 one of a block-RAM build is the one in the bitstream), and runs its share of the build's
-inferences: uniform random inputs, one in eight an image of -1, 0 and 1 only. Every spike,
+inferences; half the builds have the networks' own accumulator widths, half the narrowest
+that run all of them exactly (:func:`rtl.config.exact_format`, as ``rtl.build`` does:
+narrower wherever the networks cannot saturate them). Inputs: uniform random inputs, one in eight an image of -1, 0 and 1 only. Every spike,
 output potential, class and counter is compared with the integer golden model.
 
 A failing build is named with the command that repeats it; the exit status is then 1. The
@@ -30,7 +32,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from model.fixedpoint import FixedPointFormat
-from rtl.config import AcceleratorConfig
+from rtl.config import AcceleratorConfig, exact_format
 from rtl.golden import convolutional_model, dense_model, picker, randomized, residual_model
 
 __all__ = ["Build", "draw_build", "run_build"]
@@ -49,6 +51,7 @@ class Build:
     lanes: int
     weight_memory: str
     backpressure: float
+    fmt: FixedPointFormat  # the accelerator's accumulator widths
 
     @property
     def inferences(self):
@@ -56,10 +59,12 @@ class Build:
 
     def describe(self):
         qnet = self.networks[0][0]
-        fmt = qnet.fmt
+        fmt, own = self.fmt, qnet.fmt
+        narrowed = "" if fmt == own else \
+            f" (the networks' {own.dvdt_bits} / {own.v_bits}, proven unsaturated)"
         sizes = "-".join(str(layer.out_size) for layer in qnet.network.layers)
         return (f"{self.kind} {qnet.network.input_shape} -> {sizes}, N={qnet.steps}, "
-                f"dV/dt {fmt.dvdt_bits} / V {fmt.v_bits} bits, {qnet.rounding}, "
+                f"dV/dt {fmt.dvdt_bits} / V {fmt.v_bits} bits{narrowed}, {qnet.rounding}, "
                 f"{self.lanes} lane{'s' if self.lanes > 1 else ''}, {self.weight_memory}, "
                 f"backpressure {self.backpressure}, {len(self.networks)} networks")
 
@@ -103,10 +108,12 @@ def draw_build(seed, number, inferences):
                 qnet = replace(qnet, rounding=rounding)
                 share = inferences // count + (index < inferences % count)
                 networks.append((qnet, _inputs(gen, share, shape)))
-            AcceleratorConfig.from_network(networks[0][0], lanes, weight_memory)
+            hardware = pick(fmt, exact_format(*(qnet for qnet, _ in networks)))
+            AcceleratorConfig.from_network(networks[0][0], lanes, weight_memory, hardware)
         except ValueError:
             continue  # a structure, geometry or format that is refused: draw again
-        return Build(seed, number, kind, networks, lanes, weight_memory, backpressure)
+        return Build(seed, number, kind, networks, lanes, weight_memory, backpressure,
+                     hardware)
 
 
 @dataclass
@@ -127,7 +134,7 @@ def run_build(build, simulator="verilator"):
         report = run_cocotb(simulator, f"regression-{build.seed}-{build.number}", qnet, x,
                             build.lanes, backpressure=build.backpressure,
                             weight_memory=build.weight_memory, reloads=reloads,
-                            quick_build=True)
+                            quick_build=True, fmt=build.fmt)
     except AssertionError as error:
         return BuildResult(build.describe(), build.inferences, 0.0,
                            time.perf_counter() - started, str(error))

@@ -85,7 +85,7 @@ def _fields(layout):
 
 
 def run_cocotb(simulator, name, qnet, x, lanes, backpressure=0.0, weight_memory="block",
-               per_cycle=False, reloads=(), quick_build=False):
+               per_cycle=False, reloads=(), quick_build=False, fmt=None):
     """Generate, build and run; return the testbench's report (cycles per image, and
     ``images_seconds``: the wall-clock seconds from the first load or image to the last
     image's check) with the wall-clock seconds of the whole simulation run (``seconds``).
@@ -96,12 +96,13 @@ def run_cocotb(simulator, name, qnet, x, lanes, backpressure=0.0, weight_memory=
     port and the output streams are logged in the simulated top
     (:class:`verif.logged.LoggedAccelerator`), read once per image, unless ``per_cycle``
     asks for the plain top and the per-cycle monitor. ``quick_build``: compile the
-    Verilator model without optimisation (for short runs)."""
+    Verilator model without optimisation (for short runs). ``fmt``: the accelerator's
+    accumulator widths (``None``: the network's own), which must run every network exactly."""
     build = BUILD / f"{name}-{simulator}"
     build.mkdir(parents=True, exist_ok=True)
     logged = backpressure == 0 and not per_cycle
     verilog, dut = generate(qnet, build / "rtl", lanes, weight_memory,
-                            LoggedAccelerator if logged else None)
+                            LoggedAccelerator if logged else None, fmt)
     networks = [(qnet, x, weight_memory == "spram")] + [(other, y, True) for other, y in reloads]
     for other, _, _ in networks[1:]:
         dut.config.check_network(other)

@@ -2,7 +2,9 @@
 the convolutional ``cnn``, or a 784-128-10 MLP on MNIST with its weights in SPRAM, as the
 iCEBreaker holds it) over the UART into the simulated board design (which starts empty),
 maps the data set's raw test inputs with the network file's input range, classifies them and
-matches the golden model exactly, potentials and counters included. With the weights in
+matches the golden model exactly, potentials and counters included. The board's
+accumulators are as wide as ``rtl.build`` makes them by default (the narrowest proven to run
+the network exactly: :func:`rtl.config.exact_format`). With the weights in
 SPRAM (``SB_SPRAM256KA`` with Yosys's model) the host first refuses to run a board whose
 weights were never loaded."""
 
@@ -15,7 +17,7 @@ from model.convert import convert
 from model.netfile import write_network
 from model.quantize import quantize
 from model.train import train
-from rtl.config import AcceleratorConfig
+from rtl.config import AcceleratorConfig, exact_format
 from rtl.serial_top import SerialAccelerator
 from verif.runner import BUILD, simulate
 
@@ -35,7 +37,7 @@ def test_host_tool_loads_and_classifies_over_uart(arch, data, weight_memory, ima
                     metadata={"data": data})
     network = build / "network.tscn"
     write_network(network, qnet)
-    config = AcceleratorConfig.from_network(qnet, 2, weight_memory)
+    config = AcceleratorConfig.from_network(qnet, 2, weight_memory, exact_format(qnet))
     top = SerialAccelerator(config, None, DIVISOR, timeout_cycles=400_000)
     source = build / "tsc_serial.v"
     source.write_text(verilog.convert(top, name="tsc_serial", emit_src=False))
@@ -67,7 +69,7 @@ def test_the_link_is_never_idle_between_images():
                     metadata={"data": "digits"})
     network = build / "network.tscn"
     write_network(network, qnet)
-    config = AcceleratorConfig.from_network(qnet, 2)
+    config = AcceleratorConfig.from_network(qnet, 2, fmt=exact_format(qnet))
     top = SerialAccelerator(config, qnet, divisor, timeout_cycles=400_000)
     source = build / "tsc_serial.v"
     source.write_text(verilog.convert(top, name="tsc_serial", emit_src=False))

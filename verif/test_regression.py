@@ -17,6 +17,17 @@ def test_random_regression_slice(number):
     assert not result.error, f"{result.build}: {result.error}"
 
 
+def test_a_build_of_proven_widths_is_exact():
+    """A drawn build (residual, weights in SPRAM, 8 lanes, a reload) whose dV/dt and V are
+    both narrower than its networks' own, as ``rtl.build`` makes them by default: every
+    spike, potential and counter is still the golden model's."""
+    build = draw_build(SEED, 20, 120)
+    own = build.networks[0][0].fmt
+    assert build.fmt.dvdt_bits < own.dvdt_bits and build.fmt.v_bits < own.v_bits
+    result = run_build(build)
+    assert not result.error, f"{result.build}: {result.error}"
+
+
 def test_the_slice_draws_what_the_regression_varies():
     builds = [draw_build(SEED, number, PER_BUILD) for number in range(BUILDS)]
     assert {b.kind for b in builds} == {"dense", "convolutional", "residual"}
