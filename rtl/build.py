@@ -353,7 +353,8 @@ def estimate(board_name, network_path, lanes=2, clock_mhz=None, weights="auto", 
             "layers": [config.inputs, *config.layers], "shortcuts": len(config.shortcuts),
             "weight_memory": config.weight_memory, "weight_words_per_lane": config.weight_depth,
             "state_words_per_lane": config.state_depth, "memory_estimate": memories,
-            **_widths(config, qnet), "clock_mhz": clock_mhz, "cycles_per_inference_estimate": cycles,
+            **_widths(config, qnet), "clock_mhz": clock_mhz,
+            "cycles_per_inference_estimate": cycles,
             "images_per_s_core": clock_mhz * 1e6 / cycles}
 
 

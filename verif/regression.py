@@ -13,7 +13,8 @@ thresholds), each loaded through the load port after the one before has run (the
 one of a block-RAM build is the one in the bitstream), and runs its share of the build's
 inferences; half the builds have the networks' own accumulator widths, half the narrowest
 that run all of them exactly (:func:`rtl.config.exact_format`, as ``rtl.build`` does:
-narrower wherever the networks cannot saturate them). Inputs: uniform random inputs, one in eight an image of -1, 0 and 1 only. Every spike,
+narrower wherever the networks cannot saturate them). Inputs: uniform random inputs, one
+in eight an image of -1, 0 and 1 only. Every spike,
 output potential, class and counter is compared with the integer golden model.
 
 A failing build is named with the command that repeats it; the exit status is then 1. The
