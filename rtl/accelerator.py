@@ -72,10 +72,14 @@ class TSCAccelerator(wiring.Component):
     o_potential : Out(stream.Signature(value, last))
         The output layer's final V, neuron 0 first.
     class_index, busy, done, load_error, code_error : Out
-    cycles, synaptic, membrane, weight_reads, saturations, spikes_<l> : Out(32)
-        Counters of the last inference, reset when one starts. ``membrane`` counts what the
-        neuron rule does: one V update per neuron per integration step plus one threshold
-        subtraction per step of each block (the divider yields the same block lengths).
+    cycles, load_errors : Out(32)
+        Clock cycles of the last inference (reset when one starts) and refused load words.
+    synaptic, membrane, weight_reads, saturations, spikes_<l> : Out
+        Counters of the last inference, reset when one starts, each just wide enough for the
+        most it can count (:attr:`rtl.config.AcceleratorConfig.counter_bounds`), so that it
+        never wraps. ``membrane`` counts what the neuron rule does: one V update per neuron
+        per integration step plus one threshold subtraction per step of each block (the
+        divider yields the same block lengths).
     """
 
     def __init__(self, config, network=None):
@@ -103,10 +107,9 @@ class TSCAccelerator(wiring.Component):
             "busy": Out(1), "done": Out(1), "load_error": Out(1), "code_error": Out(1),
             "load_errors": Out(COUNTER_BITS),
         }
-        for name in ("cycles", "synaptic", "membrane", "weight_reads", "saturations"):
-            members[name] = Out(COUNTER_BITS)
-        for layer in range(c.hidden + 1):
-            members[f"spikes_{layer}"] = Out(COUNTER_BITS)
+        members["cycles"] = Out(COUNTER_BITS)
+        for name, bound in c.counter_bounds.items():
+            members[name] = Out(range(bound + 1))
         super().__init__(members)
 
     def elaborate(self, platform):

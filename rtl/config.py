@@ -558,6 +558,34 @@ class AcceleratorConfig:
     def hidden(self):
         return len(self.layers) - 1
 
+    @property
+    def counter_bounds(self):
+        """The most each event counter can count in one inference, whatever the inputs and
+        weights: ``{name: bound}`` for ``synaptic`` and ``weight_reads`` (every source neuron
+        spikes at most twice, each spike reaching at most the path's targets of one source
+        neuron), ``membrane`` (N V updates and at most N - 1 threshold subtractions per
+        neuron), ``saturations`` (at most one per addition, so their sum) and ``spikes_<l>``
+        (two per neuron of layer ``l``, the inputs for 0). The accelerator's counters are just
+        wide enough for these, so they never wrap."""
+        synaptic = sum(2 * path.geometry.inputs * self._targets_per_source(path)
+                       for path in self.paths)
+        membrane = sum(2 * self.steps * neurons for neurons in self.layers)
+        bounds = {"synaptic": synaptic, "weight_reads": synaptic, "membrane": membrane,
+                  "saturations": synaptic + membrane}
+        for layer, neurons in enumerate(self.sources):
+            bounds[f"spikes_{layer}"] = 2 * neurons
+        return bounds
+
+    @staticmethod
+    def _targets_per_source(path):
+        """The most neurons one source neuron of ``path`` reaches."""
+        if path.gain:
+            return 1
+        g = path.geometry
+        rows, columns = (max(g.targets(axis, c)[1] for c in range(g.source[1 + axis]))
+                         for axis in (0, 1))
+        return g.out[0] * rows * columns
+
     def lower_bound_cycles(self, synaptic, membrane):
         """The issue's lower bound: synaptic updates / lanes + membrane updates / lanes."""
         return synaptic / self.lanes + membrane / self.lanes
