@@ -251,7 +251,7 @@ class TSCAccelerator(wiring.Component):
 
         with m.FSM(name="scheduler") as fsm:
             with m.State("IDLE"):
-                code_valid, code_ok, last_code = self._idle(m, c, received, issue, summary)
+                code_valid, code_ok, last_code = self._idle(m, c, received, issue, summary, bus)
                 with m.If(code_valid & code_ok & last_code):
                     m.d.sync += [window.eq(0), self.done.eq(0)]
                     first_target()
@@ -406,7 +406,7 @@ class TSCAccelerator(wiring.Component):
                      summary.bits.eq(_or(bits))]
         return summary.busy | _or(on_the_way)
 
-    def _idle(self, m, c, received, issue, summary):
+    def _idle(self, m, c, received, issue, summary, bus):
         """Accept codes and load words while idle. A code is registered on its way in and
         stored (as a block length) in the next cycle; no code is taken while the image's last
         one waits there. Returns the registered code's valid, range check and is-last, all
@@ -434,14 +434,17 @@ class TSCAccelerator(wiring.Component):
                 m.d.sync += self.code_error.eq(1)
                 first_code()
             with m.Else():
-                issue(Op.SETK, c.input_base + word, lambda k: 1, code, only_lane=lane)
+                # one magnitude for every lane's SETK and the summary; the sign goes as
+                # ``negative``
+                magnitude = Mux(code < 0, -code, code)[:c.code_bits - 1]
+                issue(Op.SETK, c.input_base + word, lambda k: 1, magnitude, only_lane=lane)
                 m.d.comb += [
+                    bus.negative.eq(code < 0),
                     # the image's first code begins the inputs' first chunk, at address 0
                     summary.record.eq(1), summary.restart.eq(received == 0),
                     summary.first.eq((lane == 0) &
                                      ((channel_group & (c.chunk_words - 1)) == 0)),
-                    summary.bits.eq(step_bits(m, Mux(code < 0, -code, code)[:c.code_bits - 1],
-                                                   c.steps))]
+                    summary.bits.eq(step_bits(m, magnitude, c.steps))]
                 with m.If(last_code):
                     first_code()
                 with m.Else():

@@ -35,7 +35,7 @@ class Op(enum.Enum, shape=4):
     DIV = 4    # one quotient bit of k = min(floor(V / Vth), N - 1)
     SCAN = 5   # report the spike of fire-window step `step`
     READ = 6   # report V
-    SETK = 7   # store an input code: k = |code|, flag = code < 0
+    SETK = 7   # store an input code: k = operand (its magnitude), flag = negative (its sign)
 
 
 def _saturating_add(a, b, bits):
@@ -109,9 +109,10 @@ class NeuronLane(wiring.Component):
         Stage 2: the weight of a SYN op presented in the previous cycle (the synchronous
         read of the weight memory at the address given with the op).
     port.negative : In(1)
-        Sign of a SYN event.
+        Sign of a SYN event, or of a SETK's code.
     port.operand : In(signed(v_bits))
-        ``V`` for INIT, ``Vth`` for DIV, the code for SETK.
+        ``V`` for INIT, ``Vth`` for DIV, the code's magnitude for SETK (``negative``: its
+        sign).
     port.bit : In
         The quotient bit of a DIV op (``B - 1`` first, ``B = (N - 1).bit_length()``).
     port.step : In
@@ -171,10 +172,10 @@ class NeuronLane(wiring.Component):
         m.d.sync += [written.eq(new_state), written_addr.eq(addr), written_en.eq(writes)]
         m.d.comb += [state_w.addr.eq(written_addr), state_w.data.eq(written),
                      state_w.en.eq(written_en)]
-        negative2, forward = Signal(), Signal()
+        negative2, negative3, forward = Signal(), Signal(), Signal()
         state_read, weight = Signal.like(state_r.data), Signal(signed(9))
         m.d.sync += [
-            negative2.eq(self.port.negative),
+            negative2.eq(self.port.negative), negative3.eq(negative2),
             state_read.eq(Mux(written_en & (written_addr == addr2), written, state_r.data)),
             # a padding neuron (count 0) adds nothing, so it never holds a block to fire
             weight.eq(Mux(count2, Mux(negative2, -self.weight, self.weight), 0)),
@@ -234,8 +235,7 @@ class NeuronLane(wiring.Component):
                     effects["spike_negative"].eq(flag ^ (step != 0)),
                 ]
             with m.Case(Op.SETK):
-                m.d.comb += [new_dvdt.eq(Mux(operand < 0, -operand, operand)),
-                             new_flag.eq(operand < 0)]
+                m.d.comb += [new_dvdt.eq(operand), new_flag.eq(negative3)]
         m.d.comb += [
             new_state.eq(Cat(new_dvdt, new_v, new_flag)),
             writes.eq((op == Op.INIT) | (op == Op.SYN) | (op == Op.MEM) | (op == Op.DIV) |
