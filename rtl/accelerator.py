@@ -32,6 +32,9 @@ from .weights import WeightMemory
 __all__ = ["TSCAccelerator", "COUNTER_BITS"]
 
 COUNTER_BITS = 32
+# Cycles before the end of a step's MEM pass at which the next step's scan restarts: the
+# restart and the first summary read (without lanes) take two.
+SCAN_LEAD = 2
 
 
 def _bits(n):
@@ -140,6 +143,9 @@ class TSCAccelerator(wiring.Component):
                            for index, t in enumerate(initial))
 
         groups, state_base = table(c.groups), table(c.state_bases)
+        # MEM's target word at which the next step's scan restarts: up to SCAN_LEAD words
+        # before its last, so that the scan has read its first summary word when MEM ends
+        scan_ahead = table([g - 1 - min(SCAN_LEAD, g - 1) for g in c.groups])
         # per input path (a layer's main input, then its shortcuts)
         first_path, last_path = table(c.first_paths), table(c.last_paths)
         replay = Array(Const(p.shortcut) for p in c.paths)
@@ -156,6 +162,7 @@ class TSCAccelerator(wiring.Component):
         # registered path (so that no table lookup follows the state machine's choice of the
         # next path).
         restart_cursor = Signal()
+        scanning_ahead = Signal()  # the next step's scan restarted during MEM
         step = Signal(range(c.steps))
         group = Signal(range(max(c.groups) + 1))             # target word of INIT/MEM/DIV
         channel_group = Signal(range(max(c.channel_groups)))  # its channel group
@@ -316,12 +323,16 @@ class TSCAccelerator(wiring.Component):
             with m.State("MEM"):
                 issue(Op.MEM, state_base[window] + group, target_real)
                 next_target()
+                # MEM uses neither the step nor the path: the scan may begin the next step
+                restarting = (group == scan_ahead[window]) & (step != c.steps - 1)
+                with m.If(restarting):
+                    m.d.sync += [step.eq(step + 1), path.eq(first_path[window]),
+                                 scanning_ahead.eq(1)]
+                    restart_scan()
                 with m.If(group == groups[window] - 1):
                     first_target()
-                    m.d.sync += bit.eq(c.quotient_bits - 1)
-                    with m.If(step != c.steps - 1):
-                        m.d.sync += [step.eq(step + 1), path.eq(first_path[window])]
-                        restart_scan()
+                    m.d.sync += [bit.eq(c.quotient_bits - 1), scanning_ahead.eq(0)]
+                    with m.If(scanning_ahead | restarting):
                         m.next = "SCAN"
                     with m.Elif(is_output):
                         m.d.sync += neuron.eq(0)
@@ -351,35 +362,38 @@ class TSCAccelerator(wiring.Component):
 
     def _read_out(self, m, issue, bus, base, neuron, latency):
         """The read-out states, from OUT_ISSUE: each output neuron's V in turn, read from its
-        lane, compared for the argmax and sent on ``o_potential``; then IDLE."""
+        lane, sent on ``o_potential`` and compared for the argmax as it goes; the next
+        neuron's READ is issued then too; then IDLE."""
         c = self.config
         lane_bits = (c.lanes - 1).bit_length()
         potential = Signal(signed(c.fmt.v_bits))
         best = Signal(signed(c.fmt.v_bits))
         m.d.comb += [self.o_potential.payload.value.eq(potential),
                      self.o_potential.payload.last.eq(neuron == c.layers[-1] - 1)]
-        with m.State("OUT_ISSUE"):
-            issue(Op.READ, base + (neuron >> lane_bits), lambda k: 1)
+
+        def read(index):
+            issue(Op.READ, base + (index >> lane_bits), lambda k: 1)
             m.next = "OUT_GAP1" if latency > 1 else "OUT_WAIT"
+
+        with m.State("OUT_ISSUE"):
+            read(neuron)
         for gap in range(1, latency):
             with m.State(f"OUT_GAP{gap}"):
                 m.next = f"OUT_GAP{gap + 1}" if gap + 1 < latency else "OUT_WAIT"
         with m.State("OUT_WAIT"):
             m.d.sync += potential.eq(bus.potential[neuron[:lane_bits] if lane_bits else 0])
-            m.next = "OUT_COMPARE"
-        with m.State("OUT_COMPARE"):
-            with m.If((neuron == 0) | (potential > best)):
-                m.d.sync += [best.eq(potential), self.class_index.eq(neuron)]
             m.next = "OUT_SEND"
         with m.State("OUT_SEND"):
             m.d.comb += self.o_potential.valid.eq(1)
             with m.If(self.o_potential.ready):
+                with m.If((neuron == 0) | (potential > best)):
+                    m.d.sync += [best.eq(potential), self.class_index.eq(neuron)]
                 with m.If(neuron == c.layers[-1] - 1):
                     m.d.sync += self.done.eq(1)
                     m.next = "IDLE"
                 with m.Else():
                     m.d.sync += neuron.eq(neuron + 1)
-                    m.next = "OUT_ISSUE"
+                    read(neuron + 1)
 
     def _count_effects(self, m, bus):
         """Add the lanes' effects (registered by the bus) to the counters; an inference's

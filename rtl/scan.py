@@ -5,7 +5,8 @@ For each step of a window the scheduler looks for the spikes of every input path
 summary bit for the step is set has each of its words scanned (a SCAN op on every lane), a
 chunk whose bit is clear becomes one skip slot. Slots are issued one per cycle while the
 scheduler lets it (``go``: the lanes are not busy with a spike's synapses) and come out of
-``o_result`` in order, a scanned word's with its lanes' spikes, ``latency`` cycles later.
+``o_result`` in order, a scanned word's with its lanes' spikes ``latency`` cycles later, a
+skip as soon as the slots before it are out.
 Results queue there while the scheduler applies a spike: issuing is paced by credits, so
 no result is lost and none is scanned twice.
 """
@@ -121,18 +122,24 @@ class SourceScan(wiring.Component):
             m.d.sync += [active.eq(1), word.eq(0), group.eq(0), block.eq(0), known.eq(0),
                          read_valid.eq(0)]
 
-        # the slot's flags travel beside its SCAN op; its results join them in the queue
-        flags = Cat(slot, skip, last)
+        # A scanned word's flags travel beside its SCAN op; its results join them in the
+        # queue. A skip has no results: it goes straight into the queue when no slot is on
+        # its way there (else behind them, in order).
+        in_flight = []
+        direct = Signal()
+        flags = Cat(slot & ~direct, skip, last)
         for _ in range(self.latency):
             delayed = Signal.like(flags)
             m.d.sync += delayed.eq(flags)
             flags = delayed
+            in_flight.append(delayed[0])
+        m.d.comb += direct.eq(slot & skip & ~Cat(in_flight).any())
         m.submodules.queue = queue = SyncFIFO(width=self._result.size,
                                               depth=self.depth)
         result = data.View(self._result, queue.w_data)
-        m.d.comb += [queue.w_en.eq(flags[0]), result.skip.eq(flags[1]),
-                     result.last.eq(flags[2]), result.mask.eq(self.spike),
-                     result.spikes.eq(self.spike != 0),
+        m.d.comb += [queue.w_en.eq(flags[0] | direct), result.skip.eq(flags[1] | direct),
+                     result.last.eq(Mux(direct, last, flags[2])), result.mask.eq(self.spike),
+                     result.spikes.eq((self.spike != 0) & ~direct),
                      result.negative.eq(self.spike_negative),
                      self.o_result.valid.eq(queue.r_rdy), self.o_result.payload.eq(queue.r_data),
                      queue.r_en.eq(self.o_result.ready)]
