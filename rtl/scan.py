@@ -6,7 +6,7 @@ summary bit for the step is set has each of its words scanned (a SCAN op on ever
 chunk whose bit is clear becomes one skip slot. Slots are issued one per cycle while the
 scheduler lets it (``go``: the lanes are not busy with a spike's synapses) and come out of
 ``o_result`` in order, a scanned word's with its lanes' spikes ``latency`` cycles later, a
-skip as soon as the slots before it are out.
+skip a cycle later once the slots before it are out.
 Results queue there while the scheduler applies a spike: issuing is paced by credits, so
 no result is lost and none is scanned twice.
 """
@@ -123,22 +123,26 @@ class SourceScan(wiring.Component):
                          read_valid.eq(0)]
 
         # A scanned word's flags travel beside its SCAN op; its results join them in the
-        # queue. A skip has no results: it goes straight into the queue when no slot is on
-        # its way there (else behind them, in order).
+        # queue. A skip has no results: it goes into the queue a cycle after its slot (a
+        # register, so that the summary's read does not reach the queue) when no slot is on
+        # its way there, else behind them, in order.
         in_flight = []
-        direct = Signal()
-        flags = Cat(slot & ~direct, skip, last)
+        direct, direct_last = Signal(), Signal()   # a skip for the queue in this cycle
+        goes_direct = Signal()
+        flags = Cat(slot & ~goes_direct, skip, last)
         for _ in range(self.latency):
             delayed = Signal.like(flags)
             m.d.sync += delayed.eq(flags)
             flags = delayed
             in_flight.append(delayed[0])
-        m.d.comb += direct.eq(slot & skip & ~Cat(in_flight).any())
+        m.d.comb += goes_direct.eq(slot & skip & ~Cat(in_flight).any())
+        m.d.sync += [direct.eq(goes_direct), direct_last.eq(last)]
         m.submodules.queue = queue = SyncFIFO(width=self._result.size,
                                               depth=self.depth)
         result = data.View(self._result, queue.w_data)
         m.d.comb += [queue.w_en.eq(flags[0] | direct), result.skip.eq(flags[1] | direct),
-                     result.last.eq(Mux(direct, last, flags[2])), result.mask.eq(self.spike),
+                     result.last.eq(Mux(direct, direct_last, flags[2])),
+                     result.mask.eq(self.spike),
                      result.spikes.eq((self.spike != 0) & ~direct),
                      result.negative.eq(self.spike_negative),
                      self.o_result.valid.eq(queue.r_rdy), self.o_result.payload.eq(queue.r_data),
