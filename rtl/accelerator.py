@@ -362,38 +362,52 @@ class TSCAccelerator(wiring.Component):
 
     def _read_out(self, m, issue, bus, base, neuron, latency):
         """The read-out states, from OUT_ISSUE: each output neuron's V in turn, read from its
-        lane, sent on ``o_potential`` and compared for the argmax as it goes; the next
-        neuron's READ is issued then too; then IDLE."""
+        lane, sent on ``o_potential`` and compared for the argmax as it goes; then IDLE. A
+        word's READ is issued again every cycle until its last neuron is sent, so that its
+        lanes keep reporting its potentials: the wait of ``latency`` cycles comes once a
+        word, and each neuron takes two cycles (register, send)."""
         c = self.config
         lane_bits = (c.lanes - 1).bit_length()
         potential = Signal(signed(c.fmt.v_bits))
         best = Signal(signed(c.fmt.v_bits))
+        last = neuron == c.layers[-1] - 1
         m.d.comb += [self.o_potential.payload.value.eq(potential),
-                     self.o_potential.payload.last.eq(neuron == c.layers[-1] - 1)]
+                     self.o_potential.payload.last.eq(last)]
 
         def read(index):
             issue(Op.READ, base + (index >> lane_bits), lambda k: 1)
-            m.next = "OUT_GAP1" if latency > 1 else "OUT_WAIT"
 
+        first_wait = "OUT_GAP1" if latency > 1 else "OUT_WAIT"
         with m.State("OUT_ISSUE"):
             read(neuron)
+            m.next = first_wait
+        # the word's READ reaches OUT_WAIT ``latency`` cycles after OUT_ISSUE or OUT_SEND
         for gap in range(1, latency):
             with m.State(f"OUT_GAP{gap}"):
+                read(neuron)
                 m.next = f"OUT_GAP{gap + 1}" if gap + 1 < latency else "OUT_WAIT"
         with m.State("OUT_WAIT"):
+            read(neuron)
             m.d.sync += potential.eq(bus.potential[neuron[:lane_bits] if lane_bits else 0])
             m.next = "OUT_SEND"
         with m.State("OUT_SEND"):
+            # the next neuron's word (the same one but at a word's last lane)
+            read(Mux(last, neuron, neuron + 1))
             m.d.comb += self.o_potential.valid.eq(1)
             with m.If(self.o_potential.ready):
                 with m.If((neuron == 0) | (potential > best)):
                     m.d.sync += [best.eq(potential), self.class_index.eq(neuron)]
-                with m.If(neuron == c.layers[-1] - 1):
+                with m.If(last):
                     m.d.sync += self.done.eq(1)
                     m.next = "IDLE"
                 with m.Else():
                     m.d.sync += neuron.eq(neuron + 1)
-                    read(neuron + 1)
+                    if lane_bits:
+                        m.next = "OUT_WAIT"
+                        with m.If(neuron[:lane_bits] == c.lanes - 1):
+                            m.next = first_wait
+                    else:
+                        m.next = first_wait
 
     def _count_effects(self, m, bus):
         """Add the lanes' effects (registered by the bus) to the counters; an inference's

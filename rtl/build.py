@@ -222,8 +222,8 @@ def estimate_cycles(config, activity):
     pipeline and the result queue), but a layer's main input from its second step on waits
     about ``latency``: its restart and summary read overlap the MEM pass before it, and a
     first chunk without a spike goes straight to the queue (fitted to the measured cycles of
-    the digits MLP at 1 to 8 lanes). The read-out takes ``latency + 1`` cycles per output
-    neuron."""
+    the digits MLP at 1 to 8 lanes). The read-out waits ``latency`` cycles for each word of
+    output neurons and takes two cycles per neuron."""
     latency = 1 + NeuronLane.LATENCY
     total = 0
     for groups in config.groups:
@@ -236,7 +236,8 @@ def estimate_cycles(config, activity):
         total += starts + slots                                         # SCAN
         total += sum(n * max(1, k) for n, k in zip(spikes, words))     # EMIT and SYN
     total += sum(config.groups[:-1]) * config.quotient_bits + len(config.groups)  # DIV, SETTLE
-    return total + (latency + 1) * config.layers[-1] + 2     # read-out, code register
+    words = -(-config.layers[-1] // config.lanes)
+    return total + (latency - 1) * words + 2 * config.layers[-1] + 2  # read-out, code register
 
 
 def _source_activity(config, source, activity):

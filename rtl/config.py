@@ -40,7 +40,9 @@ __all__ = ["AcceleratorConfig", "LayerGeometry", "InputPath", "NetworkMismatch",
 WEIGHT_MEMORIES = ("block", "spram")
 # The accumulators' widths a build takes: those proven for its network, or the network's own.
 WIDTHS = ("proven", "network")
-_ACCUMULATORS = (("dvdt_bits", "dV/dt"), ("v_bits", "V"))
+# (format field, name, what its proven bound is made of)
+_ACCUMULATORS = (("dvdt_bits", "dV/dt", "its largest sum of |w| into a neuron"),
+                 ("v_bits", "V", "that sum times N plus its threshold"))
 SPRAM_WORDS = 16384  # 16-bit words of one iCE40UP5K SPRAM (SB_SPRAM256KA)
 # Neurons of a scan chunk. Estimated on the digits resnet at N = 32 (cycles over the bound,
 # 1 / 2 / 4 lanes, before the result queue): 8 neurons 1.15 / 1.24 / 1.37x, 16 and 32
@@ -71,7 +73,7 @@ def exact_format(*qnets):
     proven = [dict(zip(("dvdt_bits", "v_bits"), qnet.saturation_free_widths()))
               for qnet in qnets]
     widths = {}
-    for name, _ in _ACCUMULATORS:
+    for name, _, _ in _ACCUMULATORS:
         own = getattr(fmt, name)
         need = max(p[name] for p in proven)
         widths[name] = own if need >= own else max(need, block if name == "dvdt_bits" else 2)
@@ -377,14 +379,14 @@ class AcceleratorConfig:
         the width :meth:`model.quantize.IntegerNetwork.saturation_free_widths` proves when
         that fits the network's own too (then neither can saturate)."""
         proven = dict(zip(("dvdt_bits", "v_bits"), qnet.saturation_free_widths()))
-        for name, what in _ACCUMULATORS:
+        for name, what, bound in _ACCUMULATORS:
             have, own, need = getattr(self.fmt, name), getattr(qnet.fmt, name), proven[name]
             if have == own or need <= min(have, own):
                 continue
             if have < own:
                 raise NetworkMismatch(
-                    f"the network's {what} can need {need} bits (its largest sums of |w| into "
-                    f"a neuron) and the accelerator's {what} has {have}: rebuild it with "
+                    f"the network's {what} can need {need} bits ({bound}) and the "
+                    f"accelerator's {what} has {have}: rebuild it with "
                     f"--widths network ({own} bits) or for this network")
             raise NetworkMismatch(
                 f"the network's {what} has {own} bits and can saturate there (it can need "
