@@ -6,12 +6,13 @@ from amaranth.sim import Simulator
 
 from model.fixedpoint import FixedPointFormat
 from model.simulate import tsc_fire
-from rtl.neuron import NeuronLane, Op
+from rtl.neuron import V_DISTANCE, NeuronLane, Op
 
 
 def lane_fire(fmt, steps, threshold, potentials):
     """For each V: INIT it, run the DIV ops, SCAN every step; return the spike trains."""
     depth = len(potentials)
+    assert depth >= V_DISTANCE
     dut = NeuronLane(fmt, steps, depth)
     trains = [[0] * steps for _ in potentials]
 
@@ -23,8 +24,9 @@ def lane_fire(fmt, steps, threshold, potentials):
             ctx.set(dut.port.operand, v)
             await ctx.tick()
         ctx.set(dut.port.operand, threshold)
-        for address in range(depth):
-            for bit in reversed(range(dut.quotient_bits)):
+        # a pass over the neurons per quotient bit, as the scheduler does (V is not forwarded)
+        for bit in reversed(range(dut.quotient_bits)):
+            for address in range(depth):
                 ctx.set(dut.port.op, Op.DIV)
                 ctx.set(dut.port.state_addr, address)
                 ctx.set(dut.port.bit, bit)
