@@ -12,15 +12,9 @@ residual junction then scans each shortcut's source the same way: its blocks, st
 its own window, are replayed in the junction's window (synaptic additions and weight reads,
 not spikes: nothing goes out on ``o_spike``). Then every target neuron takes
 ``V += dV/dt`` (MEM). At the end of a hidden layer's window its block lengths are computed
-(DIV, ``(N - 1).bit_length()`` passes over the layer's words, one quotient bit each) and
-recorded in the spike summary. After the last window the output layer's potentials stream
-out on ``o_potential`` and ``class_index`` holds their argmax (lowest index on ties).
-
-The lanes do not forward ``V`` (:data:`rtl.neuron.V_DISTANCE`): an op that reads a neuron's
-``V`` comes at least that many cycles after one that wrote it. The schedule keeps the
-distance by construction: a DIV pass (and the MEM pass before the first) covers at least
-``V_DISTANCE`` cycles, idle ones first when the layer has fewer words; the read-out waits as
-long after the last MEM pass; a step's MEM pass and the next are a scan apart.
+(DIV, ``(N - 1).bit_length()`` cycles per group) and recorded in the spike summary. After
+the last window the output layer's potentials stream out on ``o_potential`` and
+``class_index`` holds their argmax (lowest index on ties).
 """
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
@@ -30,7 +24,7 @@ from amaranth.lib.wiring import In, Out
 from .address import SourceCursor, SynapseBursts, table
 from .config import AcceleratorConfig, weight_images
 from .lanes import LaneBus
-from .neuron import V_DISTANCE, NeuronLane, Op
+from .neuron import NeuronLane, Op
 from .scan import SourceScan
 from .summary import SpikeSummary, step_bits
 from .weights import WeightMemory
@@ -81,8 +75,6 @@ class TSCAccelerator(wiring.Component):
     o_potential : Out(stream.Signature(value, last))
         The output layer's final V, neuron 0 first.
     class_index, busy, done, load_error, code_error : Out
-    neuron_lanes : list of rtl.neuron.NeuronLane
-        The lanes (submodules), for testbenches that watch the ops they are given.
     cycles, load_errors : Out(32)
         Clock cycles of the last inference (reset when one starts) and refused load words.
     synaptic, membrane, weight_reads, saturations, spikes_<l> : Out
@@ -122,7 +114,6 @@ class TSCAccelerator(wiring.Component):
         for name, bound in c.counter_bounds.items():
             members[name] = Out(range(bound + 1))
         super().__init__(members)
-        self.neuron_lanes = [NeuronLane(c.fmt, c.steps, c.state_depth) for _ in range(c.lanes)]
 
     def elaborate(self, platform):
         m = Module()
@@ -133,8 +124,8 @@ class TSCAccelerator(wiring.Component):
         m.submodules.weights = weights = WeightMemory(c.lanes, c.weight_depth,
                                                       c.weight_memory, images)
         m.submodules.bus = bus = LaneBus(c)
-        for k, lane in enumerate(self.neuron_lanes):
-            m.submodules[f"lane{k}"] = lane
+        for k in range(c.lanes):
+            m.submodules[f"lane{k}"] = lane = NeuronLane(fmt, c.steps, c.state_depth)
             wiring.connect(m, bus.lanes[k], lane.port)
             m.d.comb += lane.weight.eq(weights.read_data[k])
         m.submodules.cursor = cursor = SourceCursor(c)
@@ -176,9 +167,6 @@ class TSCAccelerator(wiring.Component):
         group = Signal(range(max(c.groups) + 1))             # target word of INIT/MEM/DIV
         channel_group = Signal(range(max(c.channel_groups)))  # its channel group
         bit = Signal(range(c.quotient_bits))
-        # idle cycles that begin a DIV pass over a layer of fewer than V_DISTANCE words
-        div_idle = Signal(range(V_DISTANCE + 1))
-        div_idles = table([max(0, V_DISTANCE - g) for g in c.groups])
         pending = Signal(c.lanes)                            # spiking lanes of the scan word
         pending_negative = Signal(c.lanes)
         last_word = Signal()                                 # the scan word is the source's last
@@ -268,8 +256,6 @@ class TSCAccelerator(wiring.Component):
                 m.d.comb += cursor.advance.eq(1)
                 m.next = "SCAN"
 
-        # cycles between the output layer's last MEM pass and its first READ
-        read_hold = max(0, V_DISTANCE - c.groups[-1])
         with m.FSM(name="scheduler") as fsm:
             with m.State("IDLE"):
                 code_valid, code_ok, last_code = self._idle(m, c, received, issue, summary, bus)
@@ -350,38 +336,32 @@ class TSCAccelerator(wiring.Component):
                         m.next = "SCAN"
                     with m.Elif(is_output):
                         m.d.sync += neuron.eq(0)
-                        m.next = "OUT_HOLD1" if read_hold else "OUT_ISSUE"
+                        m.next = "OUT_ISSUE"
                     with m.Else():
                         # the layer's block lengths go to its summary, from its first chunk
                         m.d.comb += [summary.restart.eq(1),
                                      summary.base.eq(summary_base[window + 1])]
-                        m.d.sync += div_idle.eq(div_idles[window])
                         m.next = "DECIDE"
             with m.State("DECIDE"):
-                # one pass over the layer's words per quotient bit, highest bit first
-                with m.If(div_idle != 0):
-                    m.d.sync += div_idle.eq(div_idle - 1)
-                with m.Else():
-                    issue(Op.DIV, state_base[window] + group, target_real, thresholds[window])
+                issue(Op.DIV, state_base[window] + group, target_real, thresholds[window])
+                m.d.sync += bit.eq(bit - 1)
+                with m.If(bit == 0):
+                    m.d.comb += div_done.eq(1)
+                    m.d.sync += bit.eq(c.quotient_bits - 1)
                     next_target()
-                    with m.If(bit == 0):
-                        m.d.comb += div_done.eq(1)
                     with m.If(group == groups[window] - 1):
+                        m.d.sync += window.eq(window + 1)
                         first_target()
-                        m.d.sync += [bit.eq(bit - 1), div_idle.eq(div_idles[window])]
-                        with m.If(bit == 0):
-                            m.d.sync += [bit.eq(c.quotient_bits - 1), window.eq(window + 1)]
-                            m.next = "INIT"
-            self._read_out(m, issue, bus, c.state_bases[-1], neuron, latency, read_hold)
+                        m.next = "INIT"
+            self._read_out(m, issue, bus, c.state_bases[-1], neuron, latency)
         self._load_port(m, c, thresholds, weights, lane_bits)
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
         with m.If(self.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
         return m
 
-    def _read_out(self, m, issue, bus, base, neuron, latency, hold):
-        """The read-out states, from OUT_HOLD1 (``hold`` idle cycles, when the last MEM pass was
-        shorter than ``V_DISTANCE``) or OUT_ISSUE: each output neuron's V in turn, read from its
+    def _read_out(self, m, issue, bus, base, neuron, latency):
+        """The read-out states, from OUT_ISSUE: each output neuron's V in turn, read from its
         lane, sent on ``o_potential`` and compared for the argmax as it goes; then IDLE. A
         word's READ is issued again every cycle until its last neuron is sent, so that its
         lanes keep reporting its potentials: the wait of ``latency`` cycles comes once a
@@ -398,9 +378,6 @@ class TSCAccelerator(wiring.Component):
             issue(Op.READ, base + (index >> lane_bits), lambda k: 1)
 
         first_wait = "OUT_GAP1" if latency > 1 else "OUT_WAIT"
-        for index in range(1, hold + 1):
-            with m.State(f"OUT_HOLD{index}"):
-                m.next = f"OUT_HOLD{index + 1}" if index < hold else "OUT_ISSUE"
         with m.State("OUT_ISSUE"):
             read(neuron)
             m.next = first_wait

@@ -30,7 +30,7 @@ from model.netfile import NetworkFileError, read_network
 from .build_stages import BuildStages
 from .config import (MAX_LANES, SPRAM_WORDS, WEIGHT_MEMORIES, WIDTHS, AcceleratorConfig,
                      NetworkMismatch, exact_format)
-from .neuron import V_DISTANCE, NeuronLane
+from .neuron import NeuronLane
 from .serial_top import SerialAccelerator
 
 __all__ = ["BoardTop", "BuildFailed", "plan_clock", "baud_tolerance", "estimate",
@@ -222,10 +222,8 @@ def estimate_cycles(config, activity):
     pipeline and the result queue), but a layer's main input from its second step on waits
     about ``latency``: its restart and summary read overlap the MEM pass before it, and a
     first chunk without a spike goes straight to the queue (fitted to the measured cycles of
-    the digits MLP at 1 to 8 lanes). A hidden layer's DIV takes a pass over its words per
-    quotient bit, at least ``V_DISTANCE`` cycles each. The read-out waits ``latency`` cycles
-    for each word of output neurons (and until ``V_DISTANCE`` cycles have passed since the
-    last MEM) and takes two cycles per neuron."""
+    the digits MLP at 1 to 8 lanes). The read-out waits ``latency`` cycles for each word of
+    output neurons and takes two cycles per neuron."""
     latency = 1 + NeuronLane.LATENCY
     total = 0
     for groups in config.groups:
@@ -237,13 +235,9 @@ def estimate_cycles(config, activity):
             latency * (0 if path.shortcut else config.steps - 1)
         total += starts + slots                                         # SCAN
         total += sum(n * max(1, k) for n, k in zip(spikes, words))     # EMIT and SYN
-    # DIV: a pass per quotient bit, of at least V_DISTANCE cycles; SETTLE
-    total += sum(max(g, V_DISTANCE) for g in config.groups[:-1]) * config.quotient_bits + \
-        len(config.groups)
+    total += sum(config.groups[:-1]) * config.quotient_bits + len(config.groups)  # DIV, SETTLE
     words = -(-config.layers[-1] // config.lanes)
-    hold = max(0, V_DISTANCE - config.groups[-1])
-    # read-out and the code register
-    return total + hold + (latency - 1) * words + 2 * config.layers[-1] + 2
+    return total + (latency - 1) * words + 2 * config.layers[-1] + 2  # read-out, code register
 
 
 def _source_activity(config, source, activity):

@@ -1,20 +1,13 @@
 """The TSC neuron core of one lane: neuron state in block RAM, a pipelined
 read-modify-write datapath that implements ``docs/tsc-neuron.md`` bit for bit.
 
-A neuron's state lives in two synchronous RAMs: ``dV/dt`` in one, ``V`` and the flag in the
-other. Stage 1 (the cycle an op is presented) gives the address to both (and the weight
-address to the shared :class:`rtl.weights.WeightMemory`); stage 2 registers what they read;
-stage 3 computes the update into a register, which the RAMs write in the next cycle; the
-op's effects come out of registers ``LATENCY`` = 3 cycles after stage 1.
-
-``dV/dt`` is forwarded: any op may follow any other on the same neuron (the two ops right
-behind take the new value from the written register, in stage 3 and in stage 2; the third
-reads it through the RAM's transparent read port), which is what back-to-back SYN bursts
-need. ``V`` and the flag are not: an op that reads them (MEM, DIV, SCAN, READ) must come at
-least ``V_DISTANCE`` = 4 cycles after an op that writes them (INIT, MEM, DIV, SETK) on the
-same neuron. SYN reads and writes ``dV/dt`` alone. The scheduler keeps that distance by
-construction (see :class:`rtl.accelerator.TSCAccelerator`); without the ``V`` bypasses a lane
-is about 50 LUT4s smaller (``docs/hardware.md``).
+Stage 1 (the cycle an op is presented) gives the state address to synchronous RAM (and the
+weight address to the shared :class:`rtl.weights.WeightMemory`); stage 2 registers what the
+RAMs read; stage 3 computes the update into a register,
+which the state RAM writes in the next cycle; the op's effects come out of registers
+``LATENCY`` = 3 cycles after stage 1. Any op may follow any other on the same neuron: the
+two ops right behind take the new state from that register (in stage 3 and in stage 2), the
+third reads it through the state RAM's transparent read port.
 
 State word of a neuron: ``dV/dt`` (``dvdt_bits``), ``V`` (``v_bits``) and a flag. After its
 integration window a hidden neuron's block length ``k = min(floor(V / Vth), N - 1)`` is
@@ -29,10 +22,7 @@ from amaranth.lib import enum, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Op", "LaneSignature", "NeuronLane", "V_DISTANCE", "READS_V", "WRITES_V"]
-
-# The fewest cycles from an op that writes a neuron's V (and flag) to one that reads them.
-V_DISTANCE = 4
+__all__ = ["Op", "LaneSignature", "NeuronLane"]
 
 
 class Op(enum.Enum, shape=4):
@@ -46,17 +36,6 @@ class Op(enum.Enum, shape=4):
     SCAN = 5   # report the spike of fire-window step `step`
     READ = 6   # report V
     SETK = 7   # store an input code: k = operand (its magnitude), flag = negative (its sign)
-
-
-def _any_of(op, names):
-    result = Const(0)
-    for name in sorted(names):
-        result = result | (op == Op[name])
-    return result
-
-
-READS_V = frozenset({"MEM", "DIV", "SCAN", "READ"})
-WRITES_V = frozenset({"INIT", "MEM", "DIV", "SETK"})
 
 
 def _saturating_add(a, b, bits):
@@ -163,14 +142,11 @@ class NeuronLane(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         d, v_bits, q_bits = self.fmt.dvdt_bits, self.fmt.v_bits, self.quotient_bits
-        m.submodules.dvdt_state = dvdt_state = Memory(shape=unsigned(d),
-                                                      depth=self.state_depth, init=[])
-        dvdt_w = dvdt_state.write_port()
-        dvdt_r = dvdt_state.read_port(transparent_for=(dvdt_w,))
-        m.submodules.v_state = v_state = Memory(shape=unsigned(v_bits + 1),
-                                                depth=self.state_depth, init=[])
-        v_w, v_r = v_state.write_port(), v_state.read_port()
-        m.d.comb += [dvdt_r.addr.eq(self.port.state_addr), v_r.addr.eq(self.port.state_addr)]
+        m.submodules.state = state = Memory(shape=unsigned(d + v_bits + 1),
+                                            depth=self.state_depth, init=[])
+        state_w = state.write_port()
+        state_r = state.read_port(transparent_for=(state_w,))
+        m.d.comb += state_r.addr.eq(self.port.state_addr)
 
         # The op and its operands travel with it: stage 2, then stage 3.
         def delayed(signal, name):
@@ -186,32 +162,26 @@ class NeuronLane(wiring.Component):
         bit2, bit = delayed(self.port.bit, "bit")
         _, step = delayed(self.port.step, "step")
 
-        # Stage 3's new state goes to the ``written`` register, which the RAMs write in the
-        # next cycle. Stage 2 registers what the RAMs read, dV/dt replaced by ``written`` when
-        # that op (two ahead) wrote this op's neuron; stage 3 replaces it again by ``written``
-        # when the op right ahead did (decided in stage 2).
+        # Stage 3's new state goes to the ``written`` register, which the RAM writes in the
+        # next cycle. Stage 2 registers what the RAMs read, with the state replaced by
+        # ``written`` when that op (two ahead) wrote this op's neuron; stage 3 replaces it
+        # again by ``written`` when the op right ahead did (decided in stage 2).
         # The weight register holds the event's signed contribution, +w or -w.
-        new_state, writes, writes_v = Signal(d + v_bits + 1), Signal(), Signal()
-        written, written_addr = Signal.like(new_state), Signal.like(addr)
-        written_en, written_v_en = Signal(), Signal()
-        m.d.sync += [written.eq(new_state), written_addr.eq(addr), written_en.eq(writes),
-                     written_v_en.eq(writes_v)]
-        m.d.comb += [dvdt_w.addr.eq(written_addr), dvdt_w.data.eq(written[:d]),
-                     dvdt_w.en.eq(written_en),
-                     v_w.addr.eq(written_addr), v_w.data.eq(written[d:]),
-                     v_w.en.eq(written_v_en)]
+        new_state, writes = Signal.like(state_w.data), Signal()
+        written, written_addr, written_en = Signal.like(new_state), Signal.like(addr), Signal()
+        m.d.sync += [written.eq(new_state), written_addr.eq(addr), written_en.eq(writes)]
+        m.d.comb += [state_w.addr.eq(written_addr), state_w.data.eq(written),
+                     state_w.en.eq(written_en)]
         negative2, negative3, forward = Signal(), Signal(), Signal()
-        dvdt_read, weight = Signal(d), Signal(signed(9))
-        v_read = Signal(v_bits + 1)
+        state_read, weight = Signal.like(state_r.data), Signal(signed(9))
         m.d.sync += [
             negative2.eq(self.port.negative), negative3.eq(negative2),
-            dvdt_read.eq(Mux(written_en & (written_addr == addr2), written[:d], dvdt_r.data)),
+            state_read.eq(Mux(written_en & (written_addr == addr2), written, state_r.data)),
             # a padding neuron (count 0) adds nothing, so it never holds a block to fire
             weight.eq(Mux(count2, Mux(negative2, -self.weight, self.weight), 0)),
             forward.eq(writes & (addr == addr2)),
-            v_read.eq(v_r.data),
         ]
-        current = Cat(Mux(forward, written[:d], dvdt_read), v_read)
+        current = Mux(forward, written, state_read)
 
         # Stage 3's effects, registered on their way out.
         effects = {name: Signal.like(getattr(self.port, name), name=f"{name}_next") for name in
@@ -270,6 +240,5 @@ class NeuronLane(wiring.Component):
             new_state.eq(Cat(new_dvdt, new_v, new_flag)),
             writes.eq((op == Op.INIT) | (op == Op.SYN) | (op == Op.MEM) | (op == Op.DIV) |
                       (op == Op.SETK)),
-            writes_v.eq(_any_of(op, WRITES_V)),
         ]
         return m

@@ -13,31 +13,6 @@ from rtl.accelerator import TSCAccelerator
 from rtl.build import estimate_cycles, scan_activity
 from rtl.config import AcceleratorConfig
 from rtl.golden import expected, random_network, random_residual
-from rtl.neuron import READS_V, V_DISTANCE, WRITES_V, Op
-
-
-def watch_v_distance(dut, sim):
-    """Fail the simulation when a lane is given an op that reads a neuron's V fewer than
-    ``V_DISTANCE`` cycles after an op that wrote it (the lanes do not forward V)."""
-    ports = [lane.port for lane in dut.neuron_lanes]
-    signals = [signal for port in ports for signal in (port.op, port.state_addr)]
-
-    async def process(ctx):
-        written = [{} for _ in ports]  # address -> cycle of the last op that wrote its V
-        cycle = 0
-        async for _, _, *values in ctx.tick().sample(*signals):
-            for lane, (op, address) in enumerate(zip(values[::2], values[1::2])):
-                name = Op(op).name
-                if name in READS_V and cycle - written[lane].get(address, -V_DISTANCE) \
-                        < V_DISTANCE:
-                    raise AssertionError(f"lane {lane}: {name} on word {address} at cycle "
-                                         f"{cycle}, {cycle - written[lane][address]} after a "
-                                         f"write of its V")
-                if name in WRITES_V:
-                    written[lane][address] = cycle
-            cycle += 1
-
-    sim.add_process(process)
 
 
 def run_accelerator(dut, images, *, backpressure=0.0, seed=0):
@@ -78,7 +53,6 @@ def run_accelerator(dut, images, *, backpressure=0.0, seed=0):
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(testbench)
-    watch_v_distance(dut, sim)
     sim.run()
     return results
 

@@ -1,8 +1,8 @@
 """Bounded model check of the accelerator with Yosys' SAT solver (YoWASP build).
 
 A tiny network (1-2-2, N = 2, one lane) with every input of the accelerator free at every
-cycle (codes, their valid, and the readiness of both output streams): for 80 cycles from
-reset, which cover a whole inference (at most 74 busy cycles, measured over a grid of inputs
+cycle (codes, their valid, and the readiness of both output streams): for 75 cycles from
+reset, which cover a whole inference (at most 66 busy cycles, measured over a grid of inputs
 with ready streams), the solver proves that
 
 - no neuron emits more than one +1 and one -1 spike per inference, and
@@ -26,7 +26,7 @@ from rtl.accelerator import TSCAccelerator
 from rtl.config import AcceleratorConfig
 from rtl.golden import random_network
 
-DEPTH = 80
+DEPTH = 75
 
 
 class SpikeProperties(Elaboratable):

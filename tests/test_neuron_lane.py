@@ -6,13 +6,12 @@ from amaranth.sim import Simulator
 
 from model.fixedpoint import FixedPointFormat
 from model.simulate import tsc_fire
-from rtl.neuron import V_DISTANCE, NeuronLane, Op
+from rtl.neuron import NeuronLane, Op
 
 
 def lane_fire(fmt, steps, threshold, potentials):
     """For each V: INIT it, run the DIV ops, SCAN every step; return the spike trains."""
     depth = len(potentials)
-    assert depth >= V_DISTANCE
     dut = NeuronLane(fmt, steps, depth)
     trains = [[0] * steps for _ in potentials]
 
@@ -24,9 +23,8 @@ def lane_fire(fmt, steps, threshold, potentials):
             ctx.set(dut.port.operand, v)
             await ctx.tick()
         ctx.set(dut.port.operand, threshold)
-        # a pass over the neurons per quotient bit, as the scheduler does (V is not forwarded)
-        for bit in reversed(range(dut.quotient_bits)):
-            for address in range(depth):
+        for address in range(depth):
+            for bit in reversed(range(dut.quotient_bits)):
                 ctx.set(dut.port.op, Op.DIV)
                 ctx.set(dut.port.state_addr, address)
                 ctx.set(dut.port.bit, bit)
