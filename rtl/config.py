@@ -569,8 +569,7 @@ class AcceleratorConfig:
         neuron), ``saturations`` (at most one per addition, so their sum) and ``spikes_<l>``
         (two per neuron of layer ``l``, the inputs for 0). The accelerator's counters are just
         wide enough for these, so they never wrap."""
-        synaptic = sum(2 * path.geometry.inputs * self._targets_per_source(path)
-                       for path in self.paths)
+        synaptic = 2 * sum(self.reach(number) for number in range(len(self.paths)))
         membrane = sum(2 * self.steps * neurons for neurons in self.layers)
         bounds = {"synaptic": synaptic, "weight_reads": synaptic, "membrane": membrane,
                   "saturations": synaptic + membrane}
@@ -578,15 +577,15 @@ class AcceleratorConfig:
             bounds[f"spikes_{layer}"] = 2 * neurons
         return bounds
 
-    @staticmethod
-    def _targets_per_source(path):
-        """The most neurons one source neuron of ``path`` reaches."""
-        if path.gain:
-            return 1
-        g = path.geometry
-        rows, columns = (max(g.targets(axis, c)[1] for c in range(g.source[1 + axis]))
-                         for axis in (0, 1))
-        return g.out[0] * rows * columns
+    def reach(self, path):
+        """Target neurons that one spike of every source neuron of path number ``path``
+        reaches, summed over the source neurons: its :meth:`burst_words` without the channel
+        groups' padding (a gain reaches one)."""
+        p = self.paths[path]
+        if p.gain:
+            return p.geometry.inputs
+        cgroups = self.channel_groups[p.layer]
+        return sum(words // cgroups for words in self.burst_words(path)) * p.geometry.out[0]
 
     def lower_bound_cycles(self, synaptic, membrane):
         """The issue's lower bound: synaptic updates / lanes + membrane updates / lanes."""

@@ -8,7 +8,7 @@ from amaranth.hdl import Fragment
 
 from model.fixedpoint import FixedPointFormat
 from rtl.accelerator import TSCAccelerator
-from rtl.config import AcceleratorConfig, InputPath, LayerGeometry
+from rtl.config import AcceleratorConfig, LayerGeometry
 from rtl.golden import expected, random_convolutional, random_network, random_residual
 
 
@@ -19,13 +19,42 @@ def test_bounds_of_a_dense_network():
         "saturations": 70 + 128, "spikes_0": 8, "spikes_1": 10}
 
 
-def test_a_convolution_reaches_its_kernel_and_a_gain_one_target():
-    conv = InputPath(0, -1, LayerGeometry((1, 5, 5), (2, 5, 5), kernel=(3, 3), padding=1))
-    strided = InputPath(0, -1, LayerGeometry((1, 5, 5), (2, 2, 2), kernel=(3, 3), stride=2))
-    gain = InputPath(1, 0, LayerGeometry((2, 4, 4), (2, 2, 2), pool=2), gain=True)
-    assert AcceleratorConfig._targets_per_source(conv) == 2 * 3 * 3
-    assert AcceleratorConfig._targets_per_source(strided) == 2 * 2 * 2
-    assert AcceleratorConfig._targets_per_source(gain) == 1
+def _reach_by_convolution(geometry):
+    """Targets of each source neuron, counted by pooling and convolving a one-hot input with
+    ones, summed over the source neurons."""
+    channels, height, width = geometry.source
+    total = 0
+    for y in range(height):
+        for x in range(width):
+            image = torch.zeros(1, 1, height, width)
+            image[0, 0, y, x] = 1
+            pooled = torch.nn.functional.avg_pool2d(image, geometry.pool)
+            out = torch.nn.functional.conv2d(pooled, torch.ones(1, 1, *geometry.kernel),
+                                             stride=geometry.stride, padding=geometry.padding)
+            total += int((out != 0).sum()) * channels
+    return total * geometry.out[0]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_each_path_reaches_what_its_kernel_reaches(seed):
+    # convolutions with padding, strides and pooling, dense layers and a residual's shortcuts
+    qnet = random_convolutional(seed)[0] if seed % 2 else \
+        random_residual(seed, FixedPointFormat())[0]
+    config = AcceleratorConfig.from_network(qnet, 2)
+    for number, path in enumerate(config.paths):
+        want = path.geometry.inputs if path.gain else _reach_by_convolution(path.geometry)
+        assert config.reach(number) == want, number
+
+
+def test_a_strided_kernel_reaches_fewer_at_its_edges():
+    # 5x5 source, 3x3 kernel, stride 2 (2x2 out): the edge pixels reach one window per axis,
+    # the middle ones two, so the sum is below count x the most
+    config = AcceleratorConfig(25, (8, 3), 4, geometry=(
+        LayerGeometry((1, 5, 5), (2, 2, 2), kernel=(3, 3), stride=2),
+        LayerGeometry((2, 2, 2), (3, 1, 1), kernel=(2, 2))))
+    assert config.reach(0) == 2 * (1 + 1 + 2 + 1 + 1) ** 2 == _reach_by_convolution(
+        config.shapes[0])
+    assert config.reach(0) < 25 * 2 * 2 * 2
 
 
 def _adversarial(shape, gen):
