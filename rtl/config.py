@@ -564,8 +564,8 @@ class AcceleratorConfig:
     def counter_bounds(self):
         """The most each event counter can count in one inference, whatever the inputs and
         weights: ``{name: bound}`` for ``synaptic`` and ``weight_reads`` (every source neuron
-        spikes at most twice, each spike reaching at most the path's targets of one source
-        neuron), ``membrane`` (N V updates and at most N - 1 threshold subtractions per
+        spikes at most twice, each spike reaching the targets its path's kernel reaches from
+        it: :meth:`reach`), ``membrane`` (N V updates and at most N - 1 threshold subtractions per
         neuron), ``saturations`` (at most one per addition, so their sum) and ``spikes_<l>``
         (two per neuron of layer ``l``, the inputs for 0). The accelerator's counters are just
         wide enough for these, so they never wrap."""
