@@ -53,9 +53,7 @@ def main():
         network = Path(args.network)
     else:
         from rtl.build import _default_network
-        out = Path("build/bench")
-        out.mkdir(parents=True, exist_ok=True)
-        network = _default_network(out)
+        network = _default_network(Path("build/bench"))
     qnet = read_network(network)
     proven = exact_format(qnet)
     print(f"{network}: dV/dt and V {proven.dvdt_bits} / {proven.v_bits} bits proven, the "

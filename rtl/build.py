@@ -291,6 +291,7 @@ def _default_network(out):
     model, _, _ = train("mlp")
     split = load_digits()
     qnet = quantize(convert(model, (64,)), split.x_train, 16, metadata={"arch": "mlp"})
+    out.mkdir(parents=True, exist_ok=True)
     path = out / "network.tscn"
     write_network(path, qnet)
     return path
