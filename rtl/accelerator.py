@@ -4,7 +4,7 @@ One inference: ``inputs`` codes arrive on ``i_code`` and are stored as block len
 scheduler then runs the windows of ``docs/tsc-neuron.md`` one after another. In window
 ``w`` layer ``w`` integrates while its source (the inputs for ``w = 0``, hidden layer
 ``w - 1`` otherwise) fires. For each step ``t`` the scheduler scans the source neurons,
-``lanes`` per cycle (SCAN), skipping in one cycle each chunk that the spike summary shows
+``lanes`` per cycle (SCAN), skipping in one cycle each run or chunk that the spike summary shows
 without a spike at ``t`` (:mod:`rtl.scan`, :mod:`rtl.summary`); each spike, in ascending
 source index, goes out on ``o_spike`` and is applied to every target neuron its kernel
 reaches, ``lanes`` per cycle (SYN: one weight read and one saturating addition each). A
@@ -135,6 +135,7 @@ class TSCAccelerator(wiring.Component):
         m.submodules.scan = scan = SourceScan(c, latency)
         m.submodules.summary = summary = SpikeSummary(c)
         wiring.connect(m, scan.summary, summary.read)
+        wiring.connect(m, scan.run_summary, summary.run_read)
         lane_bits = (c.lanes - 1).bit_length()
 
         initial = [int(t) for t in self.network.network.thresholds] if self.network else \
@@ -231,7 +232,6 @@ class TSCAccelerator(wiring.Component):
         div_done = Signal()
         summary_busy = self._record_blocks(m, summary, bus, latency, div_done,
                                            (channel_group & (c.chunk_words - 1)) == 0)
-        summary_base = table(c.summary_bases)
 
         m.d.comb += [self.o_spike.payload.layer.eq(window), self.o_spike.payload.step.eq(step),
                      self.o_spike.payload.index.eq(cursor.index + lowest),
@@ -293,7 +293,8 @@ class TSCAccelerator(wiring.Component):
                         m.next = "EMIT"
                     with m.Else():
                         m.d.comb += [cursor.advance.eq(~result.skip),
-                                     cursor.skip.eq(result.skip)]
+                                     cursor.skip.eq(result.skip & ~result.run),
+                                     cursor.run.eq(result.run)]
                         with m.If(result.last):
                             end_of_scan()
             with m.State("EMIT"):
@@ -339,8 +340,7 @@ class TSCAccelerator(wiring.Component):
                         m.next = "OUT_ISSUE"
                     with m.Else():
                         # the layer's block lengths go to its summary, from its first chunk
-                        m.d.comb += [summary.restart.eq(1),
-                                     summary.base.eq(summary_base[window + 1])]
+                        m.d.comb += [summary.restart.eq(1), summary.source.eq(window + 1)]
                         m.next = "DECIDE"
             with m.State("DECIDE"):
                 issue(Op.DIV, state_base[window] + group, target_real, thresholds[window])

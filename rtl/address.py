@@ -59,6 +59,9 @@ class SourceCursor(wiring.Component):
     skip : In(1)
         From the first word of a scan chunk (:attr:`AcceleratorConfig.chunk_words` channel
         groups), go past the chunk: to the next chunk of the pixel, or the next pixel.
+    run : In(1)
+        From the first word of a scan run
+        (:attr:`AcceleratorConfig.source_run_pixels` pixels), go past the run.
     row, column : Out
         The word's pixel after the window's sum pooling (``>=`` the pooled size for the rows
         and columns that pooling drops).
@@ -77,6 +80,7 @@ class SourceCursor(wiring.Component):
         columns = max(g.source[2] for g in shapes)
         super().__init__({
             "path": In(range(len(c.paths))), "restart": In(1), "advance": In(1), "skip": In(1),
+            "run": In(1),
             "row": Out(range(rows)), "column": Out(range(columns)),
             "index": Out(range(max(g.inputs for g in shapes) + c.lanes)),
             "group": Out(range(max(ceil_div(g.source[0], c.lanes) for g in shapes))),
@@ -114,21 +118,34 @@ class SourceCursor(wiring.Component):
         last_chunk = table([(n - 1) // chunk * chunk for n in groups])
         chunk_stride = table([0 if p.gain else chunk * c.lanes * p.geometry.taps *
                               c.channel_groups[p.layer] for p in c.paths])
-        with m.Elif(self.advance | self.skip):
-            with m.If(Mux(self.skip, group != last_chunk[w], group != last_group[w])):
+        # a run moves by whole pixels, whole pooling windows, inside a row
+        pixels = [c.source_run_pixels[p.source + 1] for p in c.paths]
+        jumps = Array(Const(n > 1) for n in pixels)
+        run_index = table([n * g.source[0] for n, g in zip(pixels, shapes)])
+        run_columns = table([n // g.pool for n, g in zip(pixels, shapes)])
+        run_pixels = table(pixels)
+        last_run_x = table([g.source[2] - n for n, g in zip(pixels, shapes)])
+        jump = self.run & jumps[w]
+        with m.Elif(self.advance | self.skip | self.run):
+            with m.If(~self.run & Mux(self.skip, group != last_chunk[w],
+                                      group != last_group[w])):
                 m.d.sync += [
                     group.eq(group + Mux(self.skip, chunk, 1)),
                     self.channel_row.eq(self.channel_row + Mux(self.skip, chunk_stride[w],
                                                                channel_stride[w]))]
             with m.Else():
                 m.d.sync += [group.eq(0), self.channel_row.eq(weight_base[w]),
-                             pixel_index.eq(pixel_index + channels[w])]
-                with m.If(x != last_column[w]):
-                    m.d.sync += x.eq(x + 1)
-                    with m.If(sub_x != last_sub[w]):
-                        m.d.sync += sub_x.eq(sub_x + 1)
+                             pixel_index.eq(pixel_index + Mux(jump, run_index[w], channels[w]))]
+                with m.If(Mux(jump, x != last_run_x[w], x != last_column[w])):
+                    with m.If(jump):
+                        m.d.sync += [x.eq(x + run_pixels[w]),
+                                     self.column.eq(self.column + run_columns[w])]
                     with m.Else():
-                        m.d.sync += [sub_x.eq(0), self.column.eq(self.column + 1)]
+                        m.d.sync += x.eq(x + 1)
+                        with m.If(sub_x != last_sub[w]):
+                            m.d.sync += sub_x.eq(sub_x + 1)
+                        with m.Else():
+                            m.d.sync += [sub_x.eq(0), self.column.eq(self.column + 1)]
                 with m.Else():
                     m.d.sync += [x.eq(0), sub_x.eq(0), self.column.eq(0)]
                     with m.If(sub_y != last_sub[w]):

@@ -150,9 +150,19 @@ BLOCK_SHAPES = {"ice40": ((256, 16), (512, 8), (1024, 4), (2048, 2)),
                 "ecp5": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))}
 
 
+# Yosys keeps a memory of at most this many words in flip-flops (iCE40, measured: 2-4 words
+# of 16 or 32 bits in flip-flops, 5 and more in block RAM)
+FLIP_FLOP_WORDS = 4
+
+
 def _blocks(board, depth, width):
     """Block RAMs for a ``depth`` x ``width`` memory, in the best of the block shapes."""
     return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in BLOCK_SHAPES[board.family])
+
+
+def _summary_blocks(board, depth, width):
+    """Block RAMs of a spike summary memory: none for one that Yosys puts in flip-flops."""
+    return 0 if depth <= FLIP_FLOP_WORDS else _blocks(board, depth, width)
 
 
 def estimate_memories(board, config):
@@ -164,7 +174,8 @@ def estimate_memories(board, config):
     state_width = config.fmt.dvdt_bits + config.fmt.v_bits + 1
     state = config.lanes * _blocks(board, config.state_depth, state_width)
     buffer = _blocks(board, RING_BYTES, 8)
-    summary = _blocks(board, config.summary_depth, config.steps)
+    summary = _summary_blocks(board, config.summary_depth, config.steps) + \
+        _summary_blocks(board, config.run_depth, config.steps)
     need = weights + state + buffer + summary
     where = "block RAM" if config.weight_memory == "block" else "SPRAM"
     if need > board.ebr:
@@ -215,9 +226,10 @@ def estimate_cycles(config, activity):
     :func:`scan_activity`) or a mean spike count per image, spread evenly over its neurons
     (half at step 0, the rest over the other steps). Every input path of a layer (its main
     input, then a junction's shortcuts, which replay their source's blocks) scans its source
-    once per step: a scan chunk with a spike at that step costs a cycle per word, one without
-    costs one cycle (:mod:`rtl.scan`); a spike costs one cycle per target word its kernel
-    reaches (:meth:`AcceleratorConfig.burst_words`), at least one. Each scan waits
+    once per step: a scan run without a spike at that step costs one cycle, and in one with a
+    spike a chunk with one costs a cycle per word, one without one cycle (:mod:`rtl.scan`); a
+    spike costs one cycle per target word its kernel reaches
+    (:meth:`AcceleratorConfig.burst_words`), at least one. Each scan waits
     ``latency + 4`` cycles for its first result (the restart, the summary read, the lanes'
     pipeline and the result queue), but a layer's main input from its second step on waits
     about ``latency``: its restart and summary read overlap the MEM pass before it, and a
@@ -241,12 +253,17 @@ def estimate_cycles(config, activity):
 
 
 def _source_activity(config, source, activity):
-    """Mean spikes per neuron of a source layer, and the scan slots of all its steps."""
+    """Mean spikes per neuron of a source layer, and the scan slots of all its steps: per
+    step a run without a spike costs one slot; a run with one costs a slot per chunk without
+    and a slot per word of a chunk with one, and a cycle more after a skipped run when it has
+    more than one chunk (its first chunk's summary word is read then)."""
     import torch
     shape = config.shapes[0].source if source < 0 else config.shapes[source].out
     channels, pixels = shape[0], shape[1] * shape[2]
     cgroups, chunk = config.source_channel_groups[source + 1], config.chunk_words
     chunks = -(-cgroups // chunk)
+    run_pixels, run_chunks = (config.source_run_pixels[source + 1],
+                              config.run_chunks[source + 1]) if config.runs else (1, 1)
     sizes = torch.tensor([min(chunk, cgroups - j * chunk) for j in range(chunks)],
                          dtype=torch.float64)
     if isinstance(activity, (int, float)):
@@ -258,16 +275,25 @@ def _source_activity(config, source, activity):
         neurons = torch.clamp(channels - torch.arange(chunks) * chunk * config.lanes,
                               max=chunk * config.lanes, min=1).double()
         busy = 1 - (1 - fire[:, None]) ** neurons                    # [steps, chunks]
-        slots = pixels * float((busy * sizes + (1 - busy)).sum())
-        return [per_neuron] * (channels * pixels), slots
+        chunk_slots = run_pixels * (busy * sizes + (1 - busy)).sum(1)   # [steps]
+        clear = (1 - busy).prod(1) ** run_pixels                     # a run without a spike
+        bubble = (1 - clear) * clear if run_chunks > 1 else 0 * clear
+        run_slots = chunk_slots - clear * (run_chunks - 1) + bubble
+        return [per_neuron] * (channels * pixels), float(run_slots.sum()) * pixels / run_pixels
     trains = activity.reshape(activity.shape[0], pixels, channels, config.steps)
     spikes = trains.sum(-1).double().mean(0).flatten().tolist()
     padded = torch.zeros(trains.shape[0], pixels, chunks * chunk * config.lanes, config.steps,
                          dtype=torch.bool)
     padded[:, :, :channels] = trains
     busy = padded.reshape(trains.shape[0], pixels, chunks, -1, config.steps).any(3).double()
-    slots = float((busy * sizes[:, None] + (1 - busy)).sum((1, 2, 3)).mean())
-    return spikes, slots
+    runs = (trains.shape[0], pixels * chunks // run_chunks, run_chunks, config.steps)
+    chunk_slots = (busy * sizes[:, None] + (1 - busy)).reshape(runs).sum(2)
+    run_busy = busy.reshape(runs).amax(2)                         # [images, runs, steps]
+    after_skip = torch.zeros_like(run_busy)
+    after_skip[:, 1:] = 1 - run_busy[:, :-1]
+    bubble = run_busy * after_skip if run_chunks > 1 else 0 * run_busy
+    slots = run_busy * (chunk_slots + bubble) + (1 - run_busy)
+    return spikes, float(slots.sum((1, 2)).mean())
 
 
 def scan_activity(qnet, x):

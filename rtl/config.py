@@ -34,8 +34,8 @@ from model.simulate import ROUNDINGS
 from .protocol import code_bits
 
 __all__ = ["AcceleratorConfig", "LayerGeometry", "InputPath", "NetworkMismatch", "exact_format",
-           "WIDTHS", "WEIGHT_MEMORIES",
-           "SPRAM_WORDS", "CHUNK_NEURONS", "MAX_LANES", "ceil_div", "weight_images", "load_words"]
+           "WIDTHS", "WEIGHT_MEMORIES", "SPRAM_WORDS", "CHUNK_NEURONS", "RUN_PIXELS",
+           "MAX_LANES", "ceil_div", "weight_images", "load_words"]
 
 WEIGHT_MEMORIES = ("block", "spram")
 # The accumulators' widths a build takes: those proven for its network, or the network's own.
@@ -48,6 +48,10 @@ SPRAM_WORDS = 16384  # 16-bit words of one iCE40UP5K SPRAM (SB_SPRAM256KA)
 # 1 / 2 / 4 lanes, before the result queue): 8 neurons 1.15 / 1.24 / 1.37x, 16 and 32
 # neurons 1.15 / 1.22 / 1.31x; measured with the queue, 16: 1.11 / 1.14 / 1.19x.
 CHUNK_NEURONS = 16
+# Pixels of a scan run (at most; see AcceleratorConfig.run_pixels). Estimated on the digits
+# resnet at N = 32 (scan slots at 8 lanes): 16.7k with no runs, 9.5k with runs of 4 chunks,
+# 9.2k with 8.
+RUN_PIXELS = 4
 MAX_LANES = 64  # the lanes' effects are summed by adder chains; UP5K and ECP5-85F fit far fewer
 
 
@@ -248,6 +252,8 @@ class AcceleratorConfig:
         Residual junctions' shortcuts, added after the layer's main input in this order.
     chunk_neurons : int
         Neurons of a scan chunk (a power of two; see :attr:`chunk_words`).
+    run_pixels : int
+        Pixels of a scan run at most (a power of two; see :attr:`source_run_pixels`).
     """
 
     inputs: int
@@ -260,6 +266,7 @@ class AcceleratorConfig:
     geometry: tuple = None
     shortcuts: tuple = ()
     chunk_neurons: int = CHUNK_NEURONS
+    run_pixels: int = RUN_PIXELS
 
     def __post_init__(self):
         if not isinstance(self.inputs, int) or self.inputs < 1:
@@ -276,6 +283,9 @@ class AcceleratorConfig:
         if not isinstance(self.chunk_neurons, int) or self.chunk_neurons < 1 or \
                 self.chunk_neurons & (self.chunk_neurons - 1):
             raise ValueError(f"chunk_neurons must be a power of two, not {self.chunk_neurons!r}")
+        if not isinstance(self.run_pixels, int) or self.run_pixels < 1 or \
+                self.run_pixels & (self.run_pixels - 1):
+            raise ValueError(f"run_pixels must be a power of two, not {self.run_pixels!r}")
         if self.weight_memory not in WEIGHT_MEMORIES:
             raise ValueError(f"weight_memory must be one of {WEIGHT_MEMORIES}, not "
                              f"{self.weight_memory!r}")
@@ -550,6 +560,49 @@ class AcceleratorConfig:
     @property
     def summary_depth(self):
         return sum(self.summary_blocks)
+
+    @property
+    def source_run_pixels(self):
+        """Pixels of a scan run of each source layer: a run's chunks, all clear at a step,
+        are skipped in one cycle (:mod:`rtl.summary`). The most, up to :attr:`run_pixels`,
+        that divide a row of the source and are whole pooling windows of every path that
+        reads it, so that the cursor jumps a run without crossing a row or a window."""
+        sizes = []
+        for source, shape in enumerate(g.source for g in self.shapes):
+            pools = [p.geometry.pool for p in self.paths if p.source + 1 == source]
+            pixels = self.run_pixels
+            while shape[2] % pixels or any(pixels % pool for pool in pools if pixels > 1):
+                pixels //= 2
+            sizes.append(pixels)
+        return tuple(sizes)
+
+    @property
+    def runs(self):
+        """Whether the scan skips runs (:attr:`source_run_pixels`): only when a run of some
+        source holds more than one pixel, else the run summary and its logic are left out
+        (a dense network's sources are one pixel each)."""
+        return any(pixels > 1 for pixels in self.source_run_pixels)
+
+    @property
+    def run_chunks(self):
+        """Scan chunks of a run of each source layer."""
+        return tuple(pixels * ceil_div(cg, self.chunk_words)
+                     for pixels, cg in zip(self.source_run_pixels, self.source_channel_groups))
+
+    @property
+    def summary_runs(self):
+        """Scan runs of each source layer."""
+        return tuple(blocks // chunks
+                     for blocks, chunks in zip(self.summary_blocks, self.run_chunks))
+
+    @property
+    def run_bases(self):
+        """Address of each source layer's first run in the run summary."""
+        return tuple(sum(self.summary_runs[:s]) for s in range(len(self.summary_runs)))
+
+    @property
+    def run_depth(self):
+        return sum(self.summary_runs)
 
     @property
     def code_bits(self):

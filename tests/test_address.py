@@ -183,3 +183,66 @@ def test_shortcut_bursts_visit_exactly_each_spikes_synapses(seed):
                                shortcuts=shortcuts)
     assert [p.shortcut for p in config.paths] == [False, False, True, True, False]
     check_every_path(config)
+
+
+def cursor_walk(config, number, moves):
+    """The cursor's outputs ``(index, row, column, group, channel_row)`` at each word it
+    reaches over path ``number``'s source, moved by ``moves(word, group)``: ``"advance"``,
+    ``"skip"`` or ``"run"``; returns ``{word: outputs}``."""
+    path = config.paths[number]
+    groups = ceil_div(path.geometry.source[0], config.lanes)
+    words = groups * path.geometry.source[1] * path.geometry.source[2]
+    dut = SourceCursor(config)
+    seen = {}
+
+    async def testbench(ctx):
+        ctx.set(dut.path, number)
+        ctx.set(dut.restart, 1)
+        await ctx.tick()
+        ctx.set(dut.restart, 0)
+        word = 0
+        while word < words:
+            group = word % groups
+            seen[word] = tuple(ctx.get(getattr(dut, name)) for name in
+                               ("index", "row", "column", "group", "channel_row"))
+            move = moves(word, group)
+            ctx.set(getattr(dut, move), 1)
+            await ctx.tick()
+            ctx.set(getattr(dut, move), 0)
+            if move == "advance":
+                word += 1
+            elif move == "skip":
+                word += min(config.chunk_words, groups - group)
+            else:
+                word += config.source_run_pixels[path.source + 1] * groups
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    return seen
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_cursor_skips_and_runs_land_where_advances_do(seed):
+    rng = random.Random(seed)
+    shapes = random_shapes(rng)
+    config = AcceleratorConfig(shapes[0].inputs, tuple(g.neurons for g in shapes), 4,
+                               DEFAULT_FORMAT, lanes=rng.choice([1, 2, 4]),
+                               geometry=tuple(shapes), chunk_neurons=rng.choice([1, 2, 4]),
+                               run_pixels=rng.choice([2, 4, 8]))
+    for number, path in enumerate(config.paths):
+        reference = cursor_walk(config, number, lambda word, group: "advance")
+        groups = ceil_div(path.geometry.source[0], config.lanes)
+        run_words = config.source_run_pixels[path.source + 1] * groups
+
+        def moves(word, group):
+            if word % run_words == 0 and rng.random() < 0.5:
+                return "run"
+            if group % config.chunk_words == 0 and rng.random() < 0.5:
+                return "skip"
+            return "advance"
+
+        walked = cursor_walk(config, number, moves)
+        assert walked == {word: reference[word] for word in walked}, config.source_run_pixels
+        assert max(walked) < len(reference)

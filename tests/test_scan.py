@@ -14,18 +14,18 @@ from rtl.scan import SourceScan
 from rtl.summary import SpikeSummary
 
 
-def _config(seed, lanes, chunk_neurons):
+def _config(seed, lanes, chunk_neurons, run_pixels=4):
     qnet, _ = random_residual(seed, FixedPointFormat(), images=1, channels=(None, 5, 9)[seed % 3])
     config = AcceleratorConfig.from_network(qnet, lanes)
-    return dataclasses.replace(config, chunk_neurons=chunk_neurons)
+    return dataclasses.replace(config, chunk_neurons=chunk_neurons, run_pixels=run_pixels)
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_summary_records_each_chunk_once_in_order(seed):
+@pytest.mark.parametrize("seed", range(8))
+def test_summary_records_each_chunk_and_run_once_in_order(seed):
     rng = random.Random(seed)
-    config = _config(seed, rng.choice([1, 2, 4]), rng.choice([1, 2, 8]))
+    config = _config(seed, rng.choice([1, 2, 4]), rng.choice([1, 2, 8]), rng.choice([1, 2, 4]))
     dut = SpikeSummary(config)
-    want = {}
+    chunks, runs = {}, {}
 
     async def testbench(ctx):
         for source, (base, blocks) in enumerate(zip(config.summary_bases,
@@ -34,9 +34,10 @@ def test_summary_records_each_chunk_once_in_order(seed):
             early = source > 0
             if early:
                 ctx.set(dut.restart, 1)
-                ctx.set(dut.base, base)
+                ctx.set(dut.source, source)
                 await ctx.tick()
                 ctx.set(dut.restart, 0)
+                ctx.set(dut.source, rng.randrange(len(config.summary_blocks)))
                 for _ in range(rng.randrange(3)):
                     await ctx.tick()
             for block in range(blocks):
@@ -44,8 +45,9 @@ def test_summary_records_each_chunk_once_in_order(seed):
                 for word in range(rng.randint(1, 3)):
                     value = rng.getrandbits(config.steps)
                     bits |= value
-                    ctx.set(dut.restart, not early and block == 0 and word == 0)
-                    ctx.set(dut.base, base)
+                    first_record = not early and block == 0 and word == 0
+                    ctx.set(dut.restart, first_record)
+                    ctx.set(dut.source, source if first_record else 0)
                     ctx.set(dut.record, 1)
                     ctx.set(dut.first, word == 0)
                     ctx.set(dut.bits, value)
@@ -54,13 +56,17 @@ def test_summary_records_each_chunk_once_in_order(seed):
                     ctx.set(dut.restart, 0)
                     for _ in range(rng.randrange(2)):
                         await ctx.tick()
-                want[base + block] = bits
+                chunks[base + block] = bits
+                run = config.run_bases[source] + block // config.run_chunks[source]
+                runs[run] = runs.get(run, 0) | bits
         await ctx.tick()
         assert not ctx.get(dut.busy)
-        for address, bits in sorted(want.items()):
-            ctx.set(dut.read.addr, address)
-            await ctx.tick()
-            assert ctx.get(dut.read.data) == bits, address
+        assert len(runs) == config.run_depth
+        for port, want in ((dut.read, chunks), (dut.run_read, runs))[:1 + config.runs]:
+            for address, bits in sorted(want.items()):
+                ctx.set(port.addr, address)
+                await ctx.tick()
+                assert ctx.get(port.data) == bits, address
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -68,15 +74,24 @@ def test_summary_records_each_chunk_once_in_order(seed):
     sim.run()
 
 
-def _expected_slots(config, path_index, step, summary, spikes):
-    """The scan's slots in Python: per chunk a skip, or each word's spike mask."""
+def _expected_slots(config, path_index, step, summary, runs, spikes):
+    """The scan's slots in Python: per run a skip, or per chunk a skip, or each word's spike
+    mask."""
     path = config.paths[path_index]
     groups = config.source_channel_groups[path.source + 1]
     chunk = config.chunk_words
     base = config.summary_bases[path.source + 1]
+    run_pixels = config.source_run_pixels[path.source + 1]
     word, block, slots = 0, 0, []
     pixels = config.source_groups[path_index] // groups
-    for _ in range(pixels):
+    for pixel in range(pixels):
+        run = config.run_bases[path.source + 1] + pixel // run_pixels
+        if config.runs and not runs[run] >> step & 1:
+            if pixel % run_pixels == 0:
+                slots.append(("run", 0))
+            word += groups
+            block += -(-groups // chunk)
+            continue
         for first in range(0, groups, chunk):
             size = min(chunk, groups - first)
             if summary[base + block] >> step & 1:
@@ -89,14 +104,17 @@ def _expected_slots(config, path_index, step, summary, spikes):
     return slots
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(8))
 def test_scan_issues_and_returns_every_slot_in_order(seed):
     rng = random.Random(seed)
-    config = _config(seed, rng.choice([1, 2, 4]), rng.choice([1, 2, 4, 16]))
+    config = _config(seed, rng.choice([1, 2, 4]), rng.choice([1, 2, 4, 16]),
+                     rng.choice([1, 2, 4]))
     latency = 4
     dut = SourceScan(config, latency)
     summary = [rng.getrandbits(config.steps) & rng.getrandbits(config.steps)
                for _ in range(config.summary_depth)]
+    runs = [rng.getrandbits(config.steps) | rng.getrandbits(config.steps)
+            for _ in range(config.run_depth)]
     lanes_mask = (1 << config.lanes) - 1
     spikes = [rng.getrandbits(config.lanes) & rng.getrandbits(config.lanes) & lanes_mask
               for _ in range(config.state_depth)]
@@ -104,9 +122,10 @@ def test_scan_issues_and_returns_every_slot_in_order(seed):
     async def memories(ctx):
         # the summary's synchronous read, and the lanes' SCAN results ``latency`` cycles on
         in_flight = [0] * (latency - 1)
-        async for _, _, addr, issue, address in ctx.tick().sample(
-                dut.summary.addr, dut.issue, dut.address):
+        async for _, _, addr, run, issue, address in ctx.tick().sample(
+                dut.summary.addr, dut.run_summary.addr, dut.issue, dut.address):
             ctx.set(dut.summary.data, summary[addr] if addr < len(summary) else 0)
+            ctx.set(dut.run_summary.data, runs[run] if run < len(runs) else 0)
             in_flight.append(spikes[address] if issue else 0)
             ctx.set(dut.spike, in_flight.pop(0))
 
@@ -114,7 +133,7 @@ def test_scan_issues_and_returns_every_slot_in_order(seed):
         for _ in range(3):
             path = rng.randrange(len(config.paths))
             step = rng.randrange(config.steps)
-            want = _expected_slots(config, path, step, summary, spikes)
+            want = _expected_slots(config, path, step, summary, runs, spikes)
             ctx.set(dut.path, path)
             ctx.set(dut.step, step)
             ctx.set(dut.start, 1)
@@ -130,7 +149,8 @@ def test_scan_issues_and_returns_every_slot_in_order(seed):
                 issued += ctx.get(dut.issue)
                 if ctx.get(dut.o_result.valid) and ready:
                     result = ctx.get(dut.o_result.payload)
-                    got.append(("skip" if result.skip else "word", result.mask, result.last))
+                    kind = "word" if not result.skip else "run" if result.run else "skip"
+                    got.append((kind, result.mask, result.last))
                 await ctx.tick()
             assert [(kind, mask) for kind, mask, _ in got] == want
             assert [last for _, _, last in got] == [False] * (len(want) - 1) + [True]
