@@ -52,6 +52,12 @@ CHUNK_NEURONS = 16
 # resnet at N = 32 (scan slots at 8 lanes): 16.7k with no runs, 9.5k with runs of 4 chunks,
 # 9.2k with 8.
 RUN_PIXELS = 4
+# Runs are built where a chunk is at most this many words (8 lanes and more at 16 neurons a
+# chunk). Digits cnn, iCEBreaker, 2 lanes (8-word chunks), --clock 30: runs took 0.8% of the
+# cycles (139,365 against 140,471 estimated) and cost 219 logic cells and 5 MHz (27.7 / 25.5
+# / 27.2 / 25.5 MHz over nextpnr's default seed and seeds 1-3, against 32.3 / 31.9 / 32.6 /
+# 33.1); at 8 lanes they take the digits resnet from 1.28x to 1.19x its bound.
+RUN_CHUNK_WORDS = 2
 MAX_LANES = 64  # the lanes' effects are summed by adder chains; UP5K and ECP5-85F fit far fewer
 
 
@@ -578,10 +584,12 @@ class AcceleratorConfig:
 
     @property
     def runs(self):
-        """Whether the scan skips runs (:attr:`source_run_pixels`): only when a run of some
-        source holds more than one pixel, else the run summary and its logic are left out
-        (a dense network's sources are one pixel each)."""
-        return any(pixels > 1 for pixels in self.source_run_pixels)
+        """Whether the scan skips runs (:attr:`source_run_pixels`): where a chunk is at most
+        ``RUN_CHUNK_WORDS`` words (a larger chunk already skips most of a pixel's words) and a
+        run of some source holds more than one pixel (a dense network's sources are one
+        pixel each); else the run summary and its logic are left out."""
+        return self.chunk_words <= RUN_CHUNK_WORDS and \
+            any(pixels > 1 for pixels in self.source_run_pixels)
 
     @property
     def run_chunks(self):

@@ -57,10 +57,12 @@ def run_accelerator(dut, images, *, backpressure=0.0, seed=0):
     return results
 
 
-def check(qnet, x, lanes, backpressure=0.0, chunk_neurons=None):
+def check(qnet, x, lanes, backpressure=0.0, chunk_neurons=None, run_pixels=None):
     config = AcceleratorConfig.from_network(qnet, lanes)
     if chunk_neurons is not None:
         config = dataclasses.replace(config, chunk_neurons=chunk_neurons)
+    if run_pixels is not None:
+        config = dataclasses.replace(config, run_pixels=run_pixels)
     dut = TSCAccelerator(config, qnet)
     want = expected(qnet, x)
     got = run_accelerator(dut, [w.codes for w in want], backpressure=backpressure)
@@ -90,12 +92,18 @@ def test_random_residual_networks_match_golden_model(seed):
     check(qnet, x, (1, 2, 4)[seed % 3], backpressure=0.3)
 
 
-@pytest.mark.parametrize("lanes, chunk_neurons", [(1, 2), (2, 1), (2, 4), (4, 8)])
-def test_scan_chunks_of_every_size_skip_exactly(lanes, chunk_neurons):
+@pytest.mark.parametrize("lanes, chunk_neurons, run_pixels",
+                         [(1, 2, 1), (2, 1, 2), (2, 4, 8), (4, 8, 4)])
+def test_scan_chunks_and_runs_of_every_size_skip_exactly(lanes, chunk_neurons, run_pixels):
     # 7 channels: chunks of one word, of two with a short last one, and of a whole pixel;
+    # runs of one pixel (none), two, and four (a whole row of 4: eight is capped there);
     # seed 10 saturates, and its junctions replay sources whose chunks are skipped
     qnet, x = random_residual(10, FixedPointFormat(8, 10, 14), images=2, channels=7)
-    check(qnet, x, lanes, backpressure=0.2, chunk_neurons=chunk_neurons)
+    config = dataclasses.replace(AcceleratorConfig.from_network(qnet, lanes),
+                                 chunk_neurons=chunk_neurons, run_pixels=run_pixels)
+    assert config.runs == (run_pixels > 1), config.source_run_pixels
+    check(qnet, x, lanes, backpressure=0.2, chunk_neurons=chunk_neurons,
+          run_pixels=run_pixels)
 
 
 @pytest.mark.parametrize("seed, lanes", [(4, 1), (10, 2), (11, 4)])
