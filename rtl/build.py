@@ -175,7 +175,7 @@ def estimate_memories(board, config):
     state = config.lanes * _blocks(board, config.state_depth, state_width)
     buffer = _blocks(board, RING_BYTES, 8)
     summary = _summary_blocks(board, config.summary_depth, config.steps) + \
-        _summary_blocks(board, config.run_depth, config.steps)
+        (_summary_blocks(board, config.run_depth, config.steps) if config.runs else 0)
     need = weights + state + buffer + summary
     where = "block RAM" if config.weight_memory == "block" else "SPRAM"
     if need > board.ebr:

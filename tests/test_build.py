@@ -9,7 +9,7 @@ from rtl.boards import BOARDS, ecp5_pll, get_board, ice40_pll
 from model.fixedpoint import FixedPointFormat
 from rtl.build import choose_weight_memory, estimate_cycles, estimate_memories
 from rtl.config import AcceleratorConfig, NetworkMismatch
-from rtl.golden import random_network
+from rtl.golden import random_network, random_residual
 
 
 def test_list_boards_and_unknown_board():
@@ -150,10 +150,21 @@ def test_a_network_too_large_for_the_board_names_the_shortfall():
                                               r"has 30 \(\d+ too many\).* or --weights spram"):
         estimate_memories(get_board("icebreaker"), config)
     small = AcceleratorConfig(64, (128, 10), 16, FixedPointFormat(), lanes=2)
-    # 20 for weights, 6 for state, 1 for the spike summary (its two run words are
-    # flip-flops), 2 for the frame buffer: the 29 that nextpnr reports
+    # 20 for weights, 6 for state, 1 for the spike summary, 2 for the frame buffer: the 29
+    # that nextpnr reports
     assert estimate_memories(get_board("icebreaker"), small) == {
         "weights": 20, "state": 6, "summary": 1, "buffer": 2, "total": 29, "spram": 0}
+
+
+def test_the_run_summary_is_counted_where_runs_are_built():
+    # 8x8 sources of 4-5 channels: at 8 lanes (2-word chunks) 6 sources of 64 chunks and
+    # 16 runs each, 384 and 96 words of 16 bits; at 4 lanes no runs
+    qnet, _ = random_residual(1, FixedPointFormat(), images=1)
+    board = get_board("ulx3s-85f")
+    wide, narrow = (AcceleratorConfig.from_network(qnet, lanes) for lanes in (8, 4))
+    assert wide.runs and (wide.summary_depth, wide.run_depth) == (384, 96)
+    assert estimate_memories(board, wide)["summary"] == 2     # one 1024 x 18 block each
+    assert not narrow.runs and estimate_memories(board, narrow)["summary"] == 1
 
 
 def test_weights_go_to_spram_when_block_ram_is_too_small():
@@ -206,13 +217,13 @@ def test_cifar_shaped_resnet20_on_the_ulx3s_is_estimated_or_refused(tmp_path, ca
     main(["--board", "ulx3s-85f", "--network", small, "--lanes", "4", "--estimate"])
     out = capsys.readouterr().out
     assert "3072-4096-" in out and "(9 shortcuts), 4 lanes, weights in block" in out
-    assert "block RAMs 166 (12 weights, 140 state, 13 spike summary, 1 frame buffer)" in out
+    assert "block RAMs 163 (12 weights, 140 state, 10 spike summary, 1 frame buffer)" in out
     assert "cycles per inference (estimated)" in out
     # the full width needs more neuron state than the board's 208 block RAMs
     full = _cifar_resnet20(tmp_path / "full.tscn", 1.0)
-    with pytest.raises(SystemExit, match=r"needs about 633 block RAMs \(136 for weights, 480 "
-                                         r"for neuron state, 16 for the spike summary.*208 "
-                                         r"\(425 too many\)"):
+    with pytest.raises(SystemExit, match=r"needs about 630 block RAMs \(136 for weights, 480 "
+                                         r"for neuron state, 13 for the spike summary.*208 "
+                                         r"\(422 too many\)"):
         main(["--board", "ulx3s-85f", "--network", full, "--lanes", "4", "--estimate"])
 
 
