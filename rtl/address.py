@@ -258,9 +258,14 @@ class SynapseBursts(wiring.Component):
         rows = Signal(range(max(g.out[1] for g in shapes) + 1))
         columns = Signal(range(max(g.out[2] for g in shapes) + 1))
         is_gain = Signal()
+        # the spike's first word is its last (one target, one channel group), and the
+        # current word is the last: registers, so that ``last`` is one multiplexer deep
+        single, is_last = Signal(), Signal()
         with m.If(self.prepare):
             m.d.sync += [
                 is_gain.eq(gain[w]),
+                single.eq((row_count[w][self.row] == 1) & (col_count[w][self.column] == 1) &
+                          (last_group[w] == 0)),
                 # a gain's target is the spike's own channel group at the target pixel
                 pixel_state.eq(state_base[w] + row_first[w][self.row] +
                                col_first[w][self.column] + Mux(gain[w], self.group, 0)),
@@ -291,24 +296,30 @@ class SynapseBursts(wiring.Component):
             self.state_addr.eq(now["state"]), self.weight_addr.eq(now["weight"]),
             self.real.eq(Mux(is_gain, Const(1, c.lanes) << self.lane,
                              Mux(group_last, last_lanes[w], (1 << c.lanes) - 1))),
-            self.last.eq(group_last & (now["column_left"] == 0) & (now["row_left"] == 0)),
+            self.last.eq(Mux(self.start, single, is_last)),
         ]
+        one_group = last_group[w] == 0
         with m.If(self.next):
             with m.If(~group_last):
                 m.d.sync += [group.eq(now["group"] + 1), state.eq(now["state"] + 1),
                              weight.eq(now["weight"] + 1), column_left.eq(now["column_left"]),
                              row_left.eq(now["row_left"]), row_state.eq(now["row_state"]),
-                             row_weight.eq(now["row_weight"])]
+                             row_weight.eq(now["row_weight"]),
+                             is_last.eq((now["group"] + 1 == last_group[w]) &
+                                        (now["column_left"] == 0) & (now["row_left"] == 0))]
             with m.Elif(now["column_left"] != 0):
                 m.d.sync += [group.eq(0), state.eq(now["state"] + 1),
                              weight.eq(now["weight"] + column_step[w]),
                              column_left.eq(now["column_left"] - 1),
                              row_left.eq(now["row_left"]), row_state.eq(now["row_state"]),
-                             row_weight.eq(now["row_weight"])]
+                             row_weight.eq(now["row_weight"]),
+                             is_last.eq(one_group & (now["column_left"] == 1) &
+                                        (now["row_left"] == 0))]
             with m.Else():
                 next_state = now["row_state"] + row_state_step[w]
                 next_weight = now["row_weight"] + row_weight_step[w]
                 m.d.sync += [group.eq(0), state.eq(next_state), weight.eq(next_weight),
                              row_state.eq(next_state), row_weight.eq(next_weight),
-                             column_left.eq(columns - 1), row_left.eq(now["row_left"] - 1)]
+                             column_left.eq(columns - 1), row_left.eq(now["row_left"] - 1),
+                             is_last.eq(one_group & (columns == 1) & (now["row_left"] == 1))]
         return m

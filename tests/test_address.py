@@ -56,6 +56,14 @@ class _Pair(Elaboratable):
         return m
 
 
+async def restart(ctx, cursor, number):
+    """Put ``cursor`` on the first word of input path ``number``'s source."""
+    ctx.set(cursor.path, number)
+    ctx.set(cursor.restart, 1)
+    await ctx.tick()
+    ctx.set(cursor.restart, 0)
+
+
 def generated(config, number):
     """Drive the cursor over input path ``number``'s source and the bursts for a spike of
     every source neuron; return ``{(channel, row, column): (index, words)}``."""
@@ -69,10 +77,7 @@ def generated(config, number):
     found = {}
 
     async def testbench(ctx):
-        ctx.set(cursor.path, number)
-        ctx.set(cursor.restart, 1)
-        await ctx.tick()
-        ctx.set(cursor.restart, 0)
+        await restart(ctx, cursor, number)
         for y in range(height):
             for x in range(width):
                 for group in range(groups):
@@ -196,10 +201,7 @@ def cursor_walk(config, number, moves):
     seen = {}
 
     async def testbench(ctx):
-        ctx.set(dut.path, number)
-        ctx.set(dut.restart, 1)
-        await ctx.tick()
-        ctx.set(dut.restart, 0)
+        await restart(ctx, dut, number)
         word = 0
         while word < words:
             group = word % groups
