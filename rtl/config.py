@@ -61,6 +61,11 @@ RUN_CHUNK_WORDS = 2
 MAX_LANES = 64  # the lanes' effects are summed by adder chains; UP5K and ECP5-85F fit far fewer
 
 
+def _starts(sizes):
+    """Where each of consecutive blocks of ``sizes`` begins."""
+    return tuple(sum(sizes[:k]) for k in range(len(sizes)))
+
+
 class NetworkMismatch(ValueError):
     """A network that the accelerator's parameters cannot run, with the limit it breaks."""
 
@@ -458,11 +463,7 @@ class AcceleratorConfig:
 
     @property
     def state_bases(self):
-        bases, base = [], 0
-        for g in self.groups:
-            bases.append(base)
-            base += g
-        return tuple(bases)
+        return _starts(self.groups)
 
     @property
     def input_groups(self):
@@ -503,11 +504,7 @@ class AcceleratorConfig:
 
     @property
     def weight_bases(self):
-        bases, base = [], 0
-        for size in self.weight_sizes:
-            bases.append(base)
-            base += size
-        return tuple(bases)
+        return _starts(self.weight_sizes)
 
     @property
     def weight_depth(self):
@@ -561,7 +558,7 @@ class AcceleratorConfig:
     @property
     def summary_bases(self):
         """Address of each source layer's first chunk in the spike summary."""
-        return tuple(sum(self.summary_blocks[:s]) for s in range(len(self.summary_blocks)))
+        return _starts(self.summary_blocks)
 
     @property
     def summary_depth(self):
@@ -606,7 +603,7 @@ class AcceleratorConfig:
     @property
     def run_bases(self):
         """Address of each source layer's first run in the run summary."""
-        return tuple(sum(self.summary_runs[:s]) for s in range(len(self.summary_runs)))
+        return _starts(self.summary_runs)
 
     @property
     def run_depth(self):

@@ -106,19 +106,15 @@ class SpikeSummary(wiring.Component):
         fresh = Signal(init=1)
         begins = self.restart | fresh      # the record's chunk is the source's first
         run_ends = in_run == last_in_run[source]
-        new = {
-            "address": Mux(self.first, Mux(begins, base[source], address + 1), address),
-            "in_run": Mux(self.first, Mux(begins | run_ends, 0, in_run + 1), in_run),
-            "run_address": Mux(self.first & (begins | run_ends),
-                               Mux(begins, run_base[source], run_address + 1), run_address),
-        }
-        new_address, new_in_run, new_run_address = (
-            Signal.like(signal, name=f"new_{name}") for name, signal in
-            (("address", address), ("in_run", in_run), ("run_address", run_address)))
+        new_address, new_in_run = Signal.like(address), Signal.like(in_run)
+        new_run_address = Signal.like(run_address)
         new_chunk, new_run = Signal.like(chunk), Signal.like(run)
         m.d.comb += [
-            new_address.eq(new["address"]), new_in_run.eq(new["in_run"]),
-            new_run_address.eq(new["run_address"]),
+            new_address.eq(Mux(self.first, Mux(begins, base[source], address + 1), address)),
+            new_in_run.eq(Mux(self.first, Mux(begins | run_ends, 0, in_run + 1), in_run)),
+            new_run_address.eq(Mux(self.first & (begins | run_ends),
+                                   Mux(begins, run_base[source], run_address + 1),
+                                   run_address)),
             new_chunk.eq(Mux(self.first, 0, chunk) | self.bits),
             new_run.eq(Mux(self.first & (new_in_run == 0), 0, run) | self.bits),
         ]
