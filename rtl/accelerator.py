@@ -205,12 +205,13 @@ class TSCAccelerator(wiring.Component):
         m.d.sync += weights.read_addr.eq(bursts.weight_addr)
 
         def issue(op, address, real, operand=0, only_lane=None):
-            """Issue ``op`` on ``address`` to every lane (or one); ``real(k)`` says whether
-            lane ``k``'s neuron exists."""
-            m.d.comb += [bus.address.eq(address), bus.operand.eq(operand)]
+            """Issue ``op`` on ``address`` to every lane; ``real(k)`` says whether lane
+            ``k``'s neuron exists (a SETK writes only ``only_lane``: the others' count is
+            0)."""
+            m.d.comb += [bus.op.eq(op), bus.address.eq(address), bus.operand.eq(operand)]
             for k in range(c.lanes):
                 selected = 1 if only_lane is None else (only_lane == k)
-                m.d.comb += [bus.op[k].eq(Mux(selected, op, Op.NOP)), bus.count[k].eq(real(k))]
+                m.d.comb += bus.count[k].eq(real(k) & selected)
 
         def target_real(k):
             return (channel_group != last_channel_group[window]) | last_lanes[window][k]

@@ -1,7 +1,7 @@
 """The lanes' issue register and the gathering of their effects.
 
-The scheduler issues one op per lane per cycle (the same op, or none, on lanes that sit it
-out) on one state word; :class:`LaneBus` registers it on its way to the lanes, so that no
+The scheduler issues one op per cycle to every lane on one state word (each lane's ``count``
+says whether its neuron is real); :class:`LaneBus` registers it on its way to the lanes, so that no
 scheduler logic sits in front of a block RAM address, and gathers what the lanes report
 ``NeuronLane.LATENCY`` cycles later: the spike masks of a scan, the block lengths and
 potentials, and the counts of synaptic and membrane updates and saturations (registered
@@ -30,10 +30,10 @@ class LaneBus(wiring.Component):
 
     Members
     -------
-    op : In(ArrayLayout(Op, lanes))
-        Each lane's op (``Op.NOP`` for none).
+    op : In(Op)
+        The lanes' op (``Op.NOP`` for none).
     count : In(lanes)
-        Each lane's neuron is real (not padding).
+        Each lane's neuron is real (not padding); for a SETK, the lane that stores it.
     address, operand, negative, step, bit : In
         Shared by the lanes: the state word, the op's operand, a SYN event's sign, a SCAN's
         step and a DIV's quotient bit.
@@ -52,7 +52,7 @@ class LaneBus(wiring.Component):
         self.config = c = config
         lane = LaneSignature(c.fmt, c.steps, c.state_depth)
         super().__init__({
-            "op": In(data.ArrayLayout(Op, c.lanes)), "count": In(c.lanes),
+            "op": In(Op), "count": In(c.lanes),
             "address": In(lane.members["state_addr"].shape),
             "operand": In(signed(c.fmt.v_bits)), "negative": In(1),
             "step": In(range(c.steps)), "bit": In(range(c.quotient_bits)),
@@ -68,7 +68,7 @@ class LaneBus(wiring.Component):
         m = Module()
         lanes = self.lanes
         for k, lane in enumerate(lanes):
-            m.d.sync += [lane.op.eq(self.op[k]), lane.count.eq(self.count[k]),
+            m.d.sync += [lane.op.eq(self.op), lane.count.eq(self.count[k]),
                          lane.state_addr.eq(self.address), lane.operand.eq(self.operand),
                          lane.negative.eq(self.negative), lane.step.eq(self.step),
                          lane.bit.eq(self.bit)]

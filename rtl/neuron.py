@@ -3,11 +3,10 @@ read-modify-write datapath that implements ``docs/tsc-neuron.md`` bit for bit.
 
 Stage 1 (the cycle an op is presented) gives the state address to synchronous RAM (and the
 weight address to the shared :class:`rtl.weights.WeightMemory`); stage 2 registers what the
-RAMs read; stage 3 computes the update into a register,
-which the state RAM writes in the next cycle; the op's effects come out of registers
-``LATENCY`` = 3 cycles after stage 1. Any op may follow any other on the same neuron: the
-two ops right behind take the new state from that register (in stage 3 and in stage 2), the
-third reads it through the state RAM's transparent read port.
+RAMs read; stage 3 computes the update and writes it to the state RAM and to a register;
+the op's effects come out of registers ``LATENCY`` = 3 cycles after stage 1. Any op may
+follow any other on the same neuron: the two ops right behind take the new state from that
+register (in stage 3 and in stage 2), the third reads it from the RAM.
 
 State word of a neuron: ``dV/dt`` (``dvdt_bits``), ``V`` (``v_bits``) and a flag. After its
 integration window a hidden neuron's block length ``k = min(floor(V / Vth), N - 1)`` is
@@ -120,7 +119,8 @@ class NeuronLane(wiring.Component):
     port.count : In(1)
         The neuron is real (not padding): its effects count, and its SYN ops add their
         weight (a padding neuron's dV/dt stays 0, so its block length is 0 and it never
-        spikes, whatever its weights).
+        spikes, whatever its weights). A SETK writes only where it is set (so that one op
+        serves every lane, one of them storing the code).
     port.spike, .spike_negative, .saturated, .synaptic, .membrane, .potential, .block : Out
         Registered effects of the op presented ``LATENCY`` cycles before. ``membrane`` is 1
         for a MEM op; ``block`` is ``k`` after the last DIV op (the neuron's threshold
@@ -142,11 +142,17 @@ class NeuronLane(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         d, v_bits, q_bits = self.fmt.dvdt_bits, self.fmt.v_bits, self.quotient_bits
+        # The RAM's read data is registered here (a synchronous read port to Yosys, which
+        # merges the register); a read of the word being written in the same cycle returns
+        # any value (``no_rw_check``: no collision logic), and the datapath never uses it.
         m.submodules.state = state = Memory(shape=unsigned(d + v_bits + 1),
-                                            depth=self.state_depth, init=[])
+                                            depth=self.state_depth, init=[],
+                                            attrs={"no_rw_check": 1})
         state_w = state.write_port()
-        state_r = state.read_port(transparent_for=(state_w,))
+        state_r = state.read_port(domain="comb")
+        ram_data = Signal.like(state_r.data)
         m.d.comb += state_r.addr.eq(self.port.state_addr)
+        m.d.sync += ram_data.eq(state_r.data)
 
         # The op and its operands travel with it: stage 2, then stage 3.
         def delayed(signal, name):
@@ -162,21 +168,21 @@ class NeuronLane(wiring.Component):
         bit2, bit = delayed(self.port.bit, "bit")
         _, step = delayed(self.port.step, "step")
 
-        # Stage 3's new state goes to the ``written`` register, which the RAM writes in the
-        # next cycle. Stage 2 registers what the RAMs read, with the state replaced by
-        # ``written`` when that op (two ahead) wrote this op's neuron; stage 3 replaces it
-        # again by ``written`` when the op right ahead did (decided in stage 2).
-        # The weight register holds the event's signed contribution, +w or -w.
+        # Stage 3 writes its new state to the RAM and to the ``written`` register. The op
+        # two behind read the RAM in that cycle (the collision) and the op right behind
+        # before it: stage 2 registers what the RAMs read, with the state replaced by
+        # ``written`` when the op two ahead wrote this op's neuron; stage 3 replaces it again
+        # by ``written`` when the op right ahead did (decided in stage 2). Three ops on, the
+        # RAM holds the write. The weight register holds the event's signed contribution.
         new_state, writes = Signal.like(state_w.data), Signal()
         written, written_addr, written_en = Signal.like(new_state), Signal.like(addr), Signal()
         m.d.sync += [written.eq(new_state), written_addr.eq(addr), written_en.eq(writes)]
-        m.d.comb += [state_w.addr.eq(written_addr), state_w.data.eq(written),
-                     state_w.en.eq(written_en)]
+        m.d.comb += [state_w.addr.eq(addr), state_w.data.eq(new_state), state_w.en.eq(writes)]
         negative2, negative3, forward = Signal(), Signal(), Signal()
         state_read, weight = Signal.like(state_r.data), Signal(signed(9))
         m.d.sync += [
             negative2.eq(self.port.negative), negative3.eq(negative2),
-            state_read.eq(Mux(written_en & (written_addr == addr2), written, state_r.data)),
+            state_read.eq(Mux(written_en & (written_addr == addr2), written, ram_data)),
             # a padding neuron (count 0) adds nothing, so it never holds a block to fire
             weight.eq(Mux(count2, Mux(negative2, -self.weight, self.weight), 0)),
             forward.eq(writes & (addr == addr2)),
@@ -185,8 +191,7 @@ class NeuronLane(wiring.Component):
 
         # Stage 3's effects, registered on their way out.
         effects = {name: Signal.like(getattr(self.port, name), name=f"{name}_next") for name in
-                   ("spike", "spike_negative", "saturated", "synaptic", "membrane",
-                    "potential", "block")}
+                   ("spike", "spike_negative", "saturated", "synaptic", "membrane", "block")}
         m.d.sync += [getattr(self.port, name).eq(value) for name, value in effects.items()]
 
         dvdt = current[:d].as_signed()
@@ -195,7 +200,8 @@ class NeuronLane(wiring.Component):
         flag = current[d + v_bits]
         new_dvdt, new_v, new_flag = Signal(d), Signal(signed(v_bits)), Signal()
         m.d.comb += [new_dvdt.eq(current[:d]), new_v.eq(v), new_flag.eq(flag),
-                     effects["potential"].eq(v)]
+                     # a READ writes nothing and leaves the state as it was
+                     self.port.potential.eq(written[d:d + v_bits])]
 
         _, syn_clip, syn_sum, syn = _saturating_add(dvdt, weight, d)
         _, mem_clip, mem_sum, mem = _saturating_add(v, dvdt, v_bits)
@@ -239,6 +245,6 @@ class NeuronLane(wiring.Component):
         m.d.comb += [
             new_state.eq(Cat(new_dvdt, new_v, new_flag)),
             writes.eq((op == Op.INIT) | (op == Op.SYN) | (op == Op.MEM) | (op == Op.DIV) |
-                      (op == Op.SETK)),
+                      ((op == Op.SETK) & count)),
         ]
         return m
