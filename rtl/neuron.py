@@ -3,10 +3,11 @@ read-modify-write datapath that implements ``docs/tsc-neuron.md`` bit for bit.
 
 Stage 1 (the cycle an op is presented) gives the state address to synchronous RAM (and the
 weight address to the shared :class:`rtl.weights.WeightMemory`); stage 2 registers what the
-RAMs read; stage 3 computes the update and writes it to the state RAM and to a register;
-the op's effects come out of registers ``LATENCY`` = 3 cycles after stage 1. Any op may
-follow any other on the same neuron: the two ops right behind take the new state from that
-register (in stage 3 and in stage 2), the third reads it from the RAM.
+RAMs read; stage 3 computes the update into a register,
+which the state RAM writes in the next cycle; the op's effects come out of registers
+``LATENCY`` = 3 cycles after stage 1. Any op may follow any other on the same neuron: the
+two ops right behind take the new state from that register (in stage 3 and in stage 2), the
+third reads it through the state RAM's transparent read port.
 
 State word of a neuron: ``dV/dt`` (``dvdt_bits``), ``V`` (``v_bits``) and a flag. After its
 integration window a hidden neuron's block length ``k = min(floor(V / Vth), N - 1)`` is
@@ -142,17 +143,11 @@ class NeuronLane(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         d, v_bits, q_bits = self.fmt.dvdt_bits, self.fmt.v_bits, self.quotient_bits
-        # The RAM's read data is registered here (a synchronous read port to Yosys, which
-        # merges the register); a read of the word being written in the same cycle returns
-        # any value (``no_rw_check``: no collision logic), and the datapath never uses it.
         m.submodules.state = state = Memory(shape=unsigned(d + v_bits + 1),
-                                            depth=self.state_depth, init=[],
-                                            attrs={"no_rw_check": 1})
+                                            depth=self.state_depth, init=[])
         state_w = state.write_port()
-        state_r = state.read_port(domain="comb")
-        ram_data = Signal.like(state_r.data)
+        state_r = state.read_port(transparent_for=(state_w,))
         m.d.comb += state_r.addr.eq(self.port.state_addr)
-        m.d.sync += ram_data.eq(state_r.data)
 
         # The op and its operands travel with it: stage 2, then stage 3.
         def delayed(signal, name):
@@ -168,21 +163,21 @@ class NeuronLane(wiring.Component):
         bit2, bit = delayed(self.port.bit, "bit")
         _, step = delayed(self.port.step, "step")
 
-        # Stage 3 writes its new state to the RAM and to the ``written`` register. The op
-        # two behind read the RAM in that cycle (the collision) and the op right behind
-        # before it: stage 2 registers what the RAMs read, with the state replaced by
-        # ``written`` when the op two ahead wrote this op's neuron; stage 3 replaces it again
-        # by ``written`` when the op right ahead did (decided in stage 2). Three ops on, the
-        # RAM holds the write. The weight register holds the event's signed contribution.
+        # Stage 3's new state goes to the ``written`` register, which the RAM writes in the
+        # next cycle. Stage 2 registers what the RAMs read, with the state replaced by
+        # ``written`` when that op (two ahead) wrote this op's neuron; stage 3 replaces it
+        # again by ``written`` when the op right ahead did (decided in stage 2).
+        # The weight register holds the event's signed contribution, +w or -w.
         new_state, writes = Signal.like(state_w.data), Signal()
         written, written_addr, written_en = Signal.like(new_state), Signal.like(addr), Signal()
         m.d.sync += [written.eq(new_state), written_addr.eq(addr), written_en.eq(writes)]
-        m.d.comb += [state_w.addr.eq(addr), state_w.data.eq(new_state), state_w.en.eq(writes)]
+        m.d.comb += [state_w.addr.eq(written_addr), state_w.data.eq(written),
+                     state_w.en.eq(written_en)]
         negative2, negative3, forward = Signal(), Signal(), Signal()
         state_read, weight = Signal.like(state_r.data), Signal(signed(9))
         m.d.sync += [
             negative2.eq(self.port.negative), negative3.eq(negative2),
-            state_read.eq(Mux(written_en & (written_addr == addr2), written, ram_data)),
+            state_read.eq(Mux(written_en & (written_addr == addr2), written, state_r.data)),
             # a padding neuron (count 0) adds nothing, so it never holds a block to fire
             weight.eq(Mux(count2, Mux(negative2, -self.weight, self.weight), 0)),
             forward.eq(writes & (addr == addr2)),

@@ -139,7 +139,7 @@ MUTANTS = [
     ("rtl/neuron.py", "weight.eq(Mux(count2, Mux(negative2, -self.weight, self.weight), 0))",
      "weight.eq(Mux(negative2, -self.weight, self.weight))", "padding neurons add weights"),
     ("rtl/neuron.py", "state_read.eq(Mux(written_en & (written_addr == addr2), written, "
-     "ram_data))", "state_read.eq(ram_data)", "no forwarding of the last write"),
+     "state_r.data))", "state_read.eq(state_r.data)", "no forwarding of the last write"),
     ("rtl/neuron.py", "current = Mux(forward, written, state_read)", "current = state_read",
      "no forwarding to the op right behind"),
     ("rtl/accelerator.py", "thresholds[window] >> 1)", "(thresholds[window] + 1) >> 1)",
