@@ -1,4 +1,5 @@
-"""The neuron lane's divider and spike scan against the per-step firing rule, exhaustively."""
+"""The neuron lane: its divider and spike scan against the per-step firing rule, exhaustively;
+SETK and READ by hand."""
 
 import pytest
 import torch
@@ -55,3 +56,36 @@ def test_divider_and_scan_equal_the_per_step_rule_for_every_v(steps, threshold):
     got = lane_fire(fmt, steps, threshold, potentials)
     want, _ = tsc_fire(torch.tensor([potentials]), threshold, steps)
     assert got == want[0].tolist()
+
+
+def test_setk_stores_only_where_count_is_set_and_read_reports_v():
+    # one SETK goes to every lane; the lanes whose count is 0 keep what they hold
+    fmt, steps = FixedPointFormat(8, 8, 10), 16
+    dut = NeuronLane(fmt, steps, 4)
+    seen = {}
+
+    async def testbench(ctx):
+        # op, address, operand, negative, count (and a SCAN's step)
+        ops = [(Op.SETK, 0, 5, 1, 1), (Op.SETK, 0, 9, 0, 0),
+               (Op.INIT, 1, 123, 0, 1), (Op.SETK, 1, 7, 0, 0), (Op.READ, 1, 0, 0, 1)]
+        ops += [(Op.SCAN, 0, 0, 0, 1, step) for step in (0, 5, 9)]
+        for cycle, (op, address, operand, negative, count, *step) in \
+                enumerate(ops + [(Op.NOP, 0, 0, 0, 0)] * dut.LATENCY):
+            for port, value in (("op", op), ("state_addr", address), ("operand", operand),
+                                ("negative", negative), ("count", count),
+                                ("step", step[0] if step else 0)):
+                ctx.set(getattr(dut.port, port), value)
+            await ctx.tick()
+            issued = cycle - dut.LATENCY + 1
+            if 0 <= issued < len(ops):
+                seen[issued] = (ctx.get(dut.port.spike), ctx.get(dut.port.spike_negative),
+                                ctx.get(dut.port.potential))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    # address 1 keeps V = 123 (INIT sets dV/dt = 0, the uncounted SETK does not write)
+    assert seen[4][2] == 123
+    # address 0 holds code -5: spikes -1 at step 0 and +1 at step 5, none at the 9 not stored
+    assert [seen[k][:2] for k in (5, 6)] == [(1, 1), (1, 0)] and seen[7][0] == 0
