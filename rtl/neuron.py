@@ -3,11 +3,11 @@ read-modify-write datapath that implements ``docs/tsc-neuron.md`` bit for bit.
 
 Stage 1 (the cycle an op is presented) gives the state address to synchronous RAM (and the
 weight address to the shared :class:`rtl.weights.WeightMemory`); stage 2 registers what the
-RAMs read; stage 3 computes the update into a register,
-which the state RAM writes in the next cycle; the op's effects come out of registers
-``LATENCY`` = 3 cycles after stage 1. Any op may follow any other on the same neuron: the
-two ops right behind take the new state from that register (in stage 3 and in stage 2), the
-third reads it through the state RAM's transparent read port.
+RAMs read; stage 3 computes the update into a register, which the state RAM writes on the
+clock's falling edge in the next cycle; the op's effects come out of registers ``LATENCY`` =
+3 cycles after stage 1. Any op may follow any other on the same neuron: the two ops right
+behind take the new state from that register (in stage 3 and in stage 2), the third reads it
+from the RAM (written half a cycle before its read: no read-during-write bypass).
 
 State word of a neuron: ``dV/dt`` (``dvdt_bits``), ``V`` (``v_bits``) and a flag. After its
 integration window a hidden neuron's block length ``k = min(floor(V / Vth), N - 1)`` is
@@ -17,7 +17,7 @@ and ``-1`` at step ``k`` exactly as the per-step rule gives them. Input codes ar
 same way (``k = |c|``, the flag holding the sign), so one SCAN op serves every source layer.
 """
 
-from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, ClockDomain, ClockSignal, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import enum, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -145,8 +145,12 @@ class NeuronLane(wiring.Component):
         d, v_bits, q_bits = self.fmt.dvdt_bits, self.fmt.v_bits, self.quotient_bits
         m.submodules.state = state = Memory(shape=unsigned(d + v_bits + 1),
                                             depth=self.state_depth, init=[])
-        state_w = state.write_port()
-        state_r = state.read_port(transparent_for=(state_w,))
+        # the write half a cycle after ``written`` is set (the RAM's negative-edge write
+        # clock), so that the read at the end of that cycle finds it
+        m.domains.state_write = ClockDomain(clk_edge="neg", reset_less=True, local=True)
+        m.d.comb += ClockSignal("state_write").eq(ClockSignal())
+        state_w = state.write_port(domain="state_write")
+        state_r = state.read_port()
         m.d.comb += state_r.addr.eq(self.port.state_addr)
 
         # The op and its operands travel with it: stage 2, then stage 3.
@@ -164,7 +168,7 @@ class NeuronLane(wiring.Component):
         _, step = delayed(self.port.step, "step")
 
         # Stage 3's new state goes to the ``written`` register, which the RAM writes in the
-        # next cycle. Stage 2 registers what the RAMs read, with the state replaced by
+        # middle of the next cycle. Stage 2 registers what the RAMs read, with the state replaced by
         # ``written`` when that op (two ahead) wrote this op's neuron; stage 3 replaces it
         # again by ``written`` when the op right ahead did (decided in stage 2).
         # The weight register holds the event's signed contribution, +w or -w.

