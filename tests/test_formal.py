@@ -75,10 +75,9 @@ def rising_edge_model(text):
     """RTLIL ``text`` with each RAM written on the clock's falling edge (the lanes' state)
     written on the rising edge instead, its reads transparent to that write. The bounded
     check steps from rising edge to rising edge (one AIGER latch per flip-flop, whatever its
-    edge); the write
-    half a cycle after its data and address are set (by rising-edge registers) is seen by
-    the read at the end of that cycle, and by no read before: a rising-edge write that a
-    read in the same cycle sees."""
+    edge); the write half a cycle after its data and address are set (by rising-edge
+    registers) is seen by the read at the end of that cycle, and by no read before: a
+    rising-edge write that a read in the same cycle sees."""
     cells = re.split(r"(?m)^(?=  cell )", text)
     falling = set()
     for index, cell in enumerate(cells):

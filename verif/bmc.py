@@ -12,7 +12,6 @@ read registers) start free: the solver picks the worst. Bits the design leaves u
 than 9 minutes on the accelerator's proof, CaDiCaL 1.9.5 two and a half.
 """
 
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -185,7 +184,7 @@ def check(aiger, depth, *, at_start=(), solver="cadical195"):
         sat.add_clause(failing)
         if not sat.solve():
             return None
-        model = set(sat.get_model()) | {-false}
+        model = set(sat.get_model())
         return next(cycle for cycle, bad in enumerate(bad_states) if model & set(bad))
 
 
@@ -200,7 +199,7 @@ def to_aiger(rtlil_text, directory):
                           capture_output=True, text=True)
     if done.returncode:
         errors = [line for line in done.stdout.splitlines() + done.stderr.splitlines()
-                  if re.match("ERROR", line)]
+                  if line.startswith("ERROR")]
         raise RuntimeError(f"Yosys could not make an AIGER netlist: {errors}")
     return read_aiger((directory / "design.aig").read_bytes(),
                       (directory / "design.aim").read_text())
